@@ -32,6 +32,7 @@ class Change:
     tx: str | None = None  # source transaction id (GTID, xid, ...); None = its own transaction
     tx_end: bool = True  # the last change of its source transaction
     ts_ms: int | None = None  # commit time at the source, for lag
+    meta: dict[str, Any] | None = None  # source-specific (e.g. Kafka coordinates, raw bytes) for dead letters
 
     def describe(self) -> str:
         """A short, log-safe description naming the event (table, op, position)."""

@@ -1,0 +1,79 @@
+"""Settings from flags, environment and a config file (pydantic-settings).
+
+Precedence: command-line flags > environment > config file (``kbgraph.toml``/``--config``) > defaults.
+Environment names: ``NEO4J_URI``, ``NEO4J_USERNAME``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE`` for the
+graph; every other field as ``KBGRAPH_<FIELD>`` (e.g. ``KBGRAPH_MYSQL_URL``, ``KBGRAPH_KAFKA_BOOTSTRAP``).
+Secrets are ``SecretStr``: they never print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KBGRAPH_", extra="ignore", populate_by_name=True)
+
+    # graph
+    neo4j_uri: str | None = Field(None, validation_alias=AliasChoices("NEO4J_URI", "KBGRAPH_NEO4J_URI", "neo4j_uri"))
+    neo4j_username: str = Field("neo4j", validation_alias=AliasChoices("NEO4J_USERNAME", "KBGRAPH_NEO4J_USERNAME", "neo4j_username"))
+    neo4j_password: SecretStr = Field(SecretStr(""), validation_alias=AliasChoices("NEO4J_PASSWORD", "KBGRAPH_NEO4J_PASSWORD", "neo4j_password"))
+    neo4j_database: str = Field("neo4j", validation_alias=AliasChoices("NEO4J_DATABASE", "KBGRAPH_NEO4J_DATABASE", "neo4j_database"))
+
+    # pipeline
+    mappings: list[Path] = Field(default_factory=lambda: [Path("mappings")])
+    pipeline: str = "default"  # name of the checkpoint; one per independent stream
+    batch_size: int = Field(2000, ge=1)  # changes per graph transaction (split only for larger source transactions)
+    flush_ms: int = Field(200, ge=1)  # flush a partial batch after this long without a full one
+    queue_size: int = Field(64, ge=1)  # bounded hand-over between reader and writer, in chunks
+    on_error: Literal["dead_letter", "stop"] = "dead_letter"
+
+    # jsonl source
+    changes: Path | None = None
+
+    # binlog source (MySQL / MariaDB)
+    mysql_url: SecretStr | None = None  # mysql://user:password@host:3306
+    server_id: int = 4271  # replica id of this reader; each reader needs its own
+
+    # kafka source / publish
+    kafka_bootstrap: str | None = None
+    kafka_topics: list[str] = Field(default_factory=list)
+    kafka_group: str = "kbgraph"
+    kafka_format: Literal["auto", "debezium", "maxwell", "canal", "native"] = "auto"
+    kafka_dlq_topic: str | None = None
+    kafka_topic_prefix: str = "kbgraph"  # publish: <prefix>.<db>.<table>
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, _config_path()))
+
+
+_CONFIG: Path | None = None
+
+
+def _config_path() -> Path | None:
+    if _CONFIG is not None:
+        return _CONFIG
+    default = Path("kbgraph.toml")
+    return default if default.exists() else None
+
+
+def load_settings(config: Path | None = None, **flags: Any) -> Settings:
+    """Settings with flags (None = not given) over environment over the config file."""
+    global _CONFIG
+    _CONFIG = config
+    try:
+        return Settings(**{k: v for k, v in flags.items() if v is not None})
+    finally:
+        _CONFIG = None
