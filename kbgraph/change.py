@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Op = Literal["insert", "update", "delete"]
-OPS: tuple[str, ...] = ("insert", "update", "delete")
+Op = Literal["insert", "update", "delete", "truncate"]
+OPS: tuple[str, ...] = ("insert", "update", "delete", "truncate")  # truncate: every row of the table is gone (before = after = None)
 
 
 @dataclass(slots=True)
