@@ -1,0 +1,178 @@
+"""Cypher text for every statement shape kbgraph runs (Neo4j 5 Community).
+
+Only names from validated mappings ever reach the text, and every one is backtick-escaped; values
+always travel as parameters (``$rows``). Node keys travel as lists (``row.k[0]``), which is cheaper
+to pack than maps. Internal properties: ``_kb_stub`` marks a node that exists only because other
+rows reference it; ``_kb_id`` identifies a relationship or property node by its source row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+STUB = "_kb_stub"
+ROW_ID = "_kb_id"
+CHECKPOINT_LABEL = "KbCheckpoint"
+DEAD_LETTER_LABEL = "KbDeadLetter"
+
+
+def esc(name: str) -> str:
+    """A backtick-quoted Cypher identifier (backticks inside doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def labels_text(labels: Sequence[str]) -> str:
+    return "".join(":" + esc(label) for label in labels)
+
+
+def key_map(props: Sequence[str], source: str) -> str:
+    """``{`id`: row.k[0], `b`: row.k[1]}`` for key properties read from list ``source``."""
+    return "{" + ", ".join(f"{esc(p)}: {source}[{i}]" for i, p in enumerate(props)) + "}"
+
+
+def _str_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values) + "]"
+
+
+def stub_is_empty(var: str, key_props: Sequence[str]) -> str:
+    """True for a stub with no relationships and no properties but its key (and the stub mark)."""
+    allowed = _str_list([*key_props, STUB])
+    return (
+        f"{var}.{STUB} = true AND NOT EXISTS {{ ({var})--() }} "
+        f"AND all(k IN keys({var}) WHERE k IN {allowed})"
+    )
+
+
+def node_upsert(label: str, key_props: Sequence[str], add_labels: Sequence[str], drop_labels: Sequence[str]) -> str:
+    lines = [
+        "UNWIND $rows AS row",
+        f"MERGE (n:{esc(label)} {key_map(key_props, 'row.k')})",
+        "SET n += row.p",
+        f"REMOVE n.{STUB}",
+    ]
+    if add_labels:
+        lines.append(f"SET n{labels_text(add_labels)}")
+    if drop_labels:
+        lines.append(f"REMOVE n{labels_text(drop_labels)}")
+    return "\n".join(lines)
+
+
+def node_delete(label: str, key_props: Sequence[str], drop_labels: Sequence[str]) -> str:
+    """The row is gone: strip what it owned; keep the node as a stub while anything references it."""
+    lines = [
+        "UNWIND $rows AS row",
+        f"MATCH (n:{esc(label)} {key_map(key_props, 'row.k')})",
+        f"SET n += row.p, n.{STUB} = true",
+    ]
+    if drop_labels:
+        lines.append(f"REMOVE n{labels_text(drop_labels)}")
+    lines += [f"WITH n WHERE {stub_is_empty('n', key_props)}", "DELETE n"]
+    return "\n".join(lines)
+
+
+def node_rekey(label: str, key_props: Sequence[str]) -> str:
+    sets = ", ".join(f"n.{esc(p)} = row.n[{i}]" for i, p in enumerate(key_props))
+    return "\n".join(
+        ["UNWIND $rows AS row", f"MATCH (n:{esc(label)} {key_map(key_props, 'row.o')})", f"SET {sets}"]
+    )
+
+
+def _merge_endpoint(var: str, label: str, key_props: Sequence[str], source: str) -> str:
+    return f"MERGE ({var}:{esc(label)} {key_map(key_props, source)}) ON CREATE SET {var}.{STUB} = true"
+
+
+def edge_upsert(rel_type: str, f_label: str, f_key: Sequence[str], t_label: str, t_key: Sequence[str]) -> str:
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            _merge_endpoint("a", f_label, f_key, "row.f"),
+            _merge_endpoint("b", t_label, t_key, "row.t"),
+            f"MERGE (a)-[r:{esc(rel_type)} {{{ROW_ID}: row.id}}]->(b)",
+            "SET r += row.p",
+        ]
+    )
+
+
+def _cleanup_either(var: str, ends: Sequence[tuple[str, Sequence[str]]]) -> str:
+    if len({label for label, _ in ends}) == 1:
+        return stub_is_empty(var, ends[0][1])
+    return " OR ".join(f"({var}:{esc(label)} AND {stub_is_empty(var, key)})" for label, key in ends)
+
+
+def edge_delete(rel_type: str, f_label: str, f_key: Sequence[str], t_label: str, t_key: Sequence[str]) -> str:
+    """Found by its row id (a relationship index), so it is found even after its endpoints were re-keyed."""
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (a)-[r:{esc(rel_type)} {{{ROW_ID}: row.id}}]->(b)",
+            "DELETE r",
+            "WITH a, b UNWIND [a, b] AS x",
+            "WITH DISTINCT x",
+            f"WHERE {_cleanup_either('x', [(f_label, f_key), (t_label, t_key)])}",
+            "DELETE x",
+        ]
+    )
+
+
+def props_set(label: str, key_props: Sequence[str]) -> str:
+    return "\n".join(["UNWIND $rows AS row", _merge_endpoint("o", label, key_props, "row.k"), "SET o += row.p"])
+
+
+def props_unset(label: str, key_props: Sequence[str]) -> str:
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (o:{esc(label)} {key_map(key_props, 'row.k')})",
+            "SET o += row.p",
+            f"WITH o WHERE {stub_is_empty('o', key_props)}",
+            "DELETE o",
+        ]
+    )
+
+
+def prop_node_upsert(owner: str, owner_key: Sequence[str], label: str, rel_type: str) -> str:
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            _merge_endpoint("o", owner, owner_key, "row.k"),
+            f"MERGE (p:{esc(label)} {{{ROW_ID}: row.id}})",
+            "SET p += row.p",
+            f"MERGE (o)-[:{esc(rel_type)}]->(p)",
+        ]
+    )
+
+
+def prop_node_delete(owner: str, owner_key: Sequence[str], label: str, rel_type: str) -> str:
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (p:{esc(label)} {{{ROW_ID}: row.id}})",
+            f"OPTIONAL MATCH (o:{esc(owner)})-[:{esc(rel_type)}]->(p)",
+            "DETACH DELETE p",
+            f"WITH o WHERE o IS NOT NULL AND {stub_is_empty('o', owner_key)}",
+            "DELETE o",
+        ]
+    )
+
+
+def checkpoint_write() -> str:
+    return "\n".join(
+        [
+            f"MERGE (c:{esc(CHECKPOINT_LABEL)} {{pipeline: $pipeline}})",
+            "SET c += $position, c.updated_at = datetime(), c.changes = coalesce(c.changes, 0) + $count",
+        ]
+    )
+
+
+def checkpoint_read() -> str:
+    return f"MATCH (c:{esc(CHECKPOINT_LABEL)} {{pipeline: $pipeline}}) RETURN properties(c) AS props"
+
+
+def dead_letter_write() -> str:
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"CREATE (d:{esc(DEAD_LETTER_LABEL)})",
+            "SET d = row, d.pipeline = $pipeline, d.at = datetime()",
+        ]
+    )

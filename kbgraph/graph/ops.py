@@ -1,0 +1,49 @@
+"""Graph operations: what one change does to the graph, before it is batched.
+
+A ``GraphOp`` is one row for one ``Statement`` (a fixed Cypher text of the ``UNWIND $rows`` shape).
+Its ``keys`` name every graph element the row may touch, so the batcher can tell which operations
+may be reordered (none that share a key) and which may be coalesced (same statement, same
+``ckey``). Everything here is plain data: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+# How two rows of one statement with the same coalesce key combine inside one batch:
+#   "merge": the later row's "p" map is laid over the earlier one's (SET n += p is then the same)
+#   "same":  the statement is idempotent for that key: the later row is dropped
+#   "none":  never coalesced; a row that touches a key already in this group opens a new group
+Coalesce = Literal["merge", "same", "none"]
+
+
+@dataclass(frozen=True, eq=False)
+class Statement:
+    name: str  # for plans, logs and errors: "entity/entity upsert :Person"
+    cypher: str
+    coalesce: Coalesce
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Statement({self.name!r})"
+
+
+class GraphOp(NamedTuple):
+    stmt: Statement
+    row: dict[str, Any]
+    keys: tuple[Hashable, ...]  # graph elements touched: ("n", label, key), ("e", id), ("p", id)
+    ckey: Hashable  # coalesce key (unused for coalesce="none")
+
+
+def node_ref(label: str, key: tuple[Any, ...]) -> tuple[str, str, tuple[Any, ...]]:
+    return ("n", label, key)
+
+
+def coalesce_rows(stmt: Statement, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The one row equivalent to applying ``old`` then ``new`` (same statement, same key)."""
+    if stmt.coalesce == "same":
+        return old
+    merged = dict(new)
+    merged["p"] = {**old["p"], **new["p"]}
+    return merged

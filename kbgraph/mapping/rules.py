@@ -1,0 +1,149 @@
+"""``Mapping``: every compiled rule of a set of mapping files, found by source table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kbgraph.change import Change
+from kbgraph.errors import ChangeError, MappingError
+from kbgraph.graph.cypher import CHECKPOINT_LABEL, ROW_ID
+from kbgraph.graph.ops import GraphOp, Statement
+from kbgraph.mapping.compiled import EntityCompiled, PropertyCompiled, RelationCompiled, Rule, translate_rules
+from kbgraph.mapping.model import column_name
+
+if TYPE_CHECKING:
+    from kbgraph.mapping.loader import LoadedFile
+
+TableId = tuple[str | None, str]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A uniqueness constraint (node) or a range index (relationship) the mappings rely on."""
+
+    kind: str  # "node-unique" | "rel-index"
+    label: str
+    props: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        prefix = "kb_key" if self.kind == "node-unique" else "kb_rel"
+        return "_".join([prefix, self.label, *self.props]).replace(".", "_")
+
+
+class Mapping:
+    def __init__(self, files: Iterable["LoadedFile"]) -> None:
+        self.files = list(files)
+        self._rules: dict[TableId, list[Rule]] = {}
+        entity_by_label: dict[str, EntityCompiled] = {}
+        entity_by_table: dict[TableId, EntityCompiled] = {}
+        for f in self.files:
+            m, schema = f.model, f.model.source.schema_
+            for rule in m.entities:
+                c = EntityCompiled(rule, m.options, rule.name or rule.table)
+                entity_by_label[c.label] = c
+                entity_by_table.setdefault((schema, rule.table), c)
+                self._add(schema, c)
+        for f in self.files:
+            m, schema = f.model, f.model.source.schema_
+            for rule in m.relations:
+                own = entity_by_table.get((schema, rule.table))
+                if rule.key:
+                    key_cols = list(rule.key)
+                elif own is not None:
+                    key_cols = own.keys.columns
+                else:
+                    key_cols = [column_name(r) for r in rule.from_.key.values()]
+                    key_cols += [column_name(r) for r in rule.to.key.values() if column_name(r) not in key_cols]
+                    if rule.type_from:
+                        key_cols.append(rule.type_from.column)
+                self._add(schema, RelationCompiled(rule, m.options, rule.name or rule.table, key_cols))
+            for rule in m.properties:
+                key_cols = list(rule.key) if rule.key else [column_name(r) for r in rule.owner.key.values()] + [rule.name]
+                owner = entity_by_label.get(rule.owner.label)
+                reserved = set(rule.owner.key) | (set(owner.key_props) | set(owner.props.names) if owner else set())
+                self._add(schema, PropertyCompiled(rule, m.options, rule.name_ or rule.table, key_cols, reserved))
+        self._lookup: dict[TableId, list[Rule]] = {}
+
+    def _add(self, schema: str | None, rule: Rule) -> None:
+        self._rules.setdefault((schema, rule.table), []).append(rule)
+
+    # -- what the sources need -------------------------------------------------------------
+    def tables(self) -> set[TableId]:
+        return set(self._rules)
+
+    def rules(self) -> list[Rule]:
+        return [r for rules in self._rules.values() for r in rules]
+
+    def rules_for(self, schema: str | None, table: str) -> list[Rule]:
+        tid = (schema, table)
+        found = self._lookup.get(tid)
+        if found is None:
+            if schema is None:
+                matches = [k for k in self._rules if k[1] == table]
+                if len({k[0] for k in matches}) > 1:
+                    raise ChangeError(f"table {table!r} is mapped in several schemas; the change must name its schema")
+                found = [r for k in matches for r in self._rules[k]]
+            else:
+                found = self._rules.get(tid, []) + (self._rules.get((None, table), []))
+            self._lookup[tid] = found
+        return found
+
+    def columns(self, schema: str | None, table: str) -> set[str]:
+        return set().union(*(r.columns for r in self.rules_for(schema, table)))
+
+    def key_columns(self, schema: str | None, table: str) -> list[str] | None:
+        for r in self.rules_for(schema, table):
+            if isinstance(r, EntityCompiled):
+                return r.keys.columns
+        return None
+
+    # -- translation ---------------------------------------------------------------------------
+    def translate(self, change: Change) -> list[GraphOp]:
+        """Graph operations for one change; [] for a table no rule maps. Raises ChangeError."""
+        rules = self.rules_for(change.schema, change.table)
+        if not rules:
+            return []
+        return translate_rules(rules, change)
+
+    # -- schema --------------------------------------------------------------------------------
+    def constraints(self) -> list[Constraint]:
+        seen: dict[tuple, Constraint] = {}
+
+        def add(c: Constraint) -> None:
+            seen.setdefault((c.kind, c.label), c)
+
+        for r in self.rules():
+            if isinstance(r, EntityCompiled):
+                add(Constraint("node-unique", r.label, tuple(r.key_props)))
+        for r in self.rules():
+            if isinstance(r, RelationCompiled):
+                add(Constraint("node-unique", r.f_label, tuple(r.f.names)))
+                add(Constraint("node-unique", r.t_label, tuple(r.t.names)))
+                for t in r.types:
+                    add(Constraint("rel-index", t, (ROW_ID,)))
+            elif isinstance(r, PropertyCompiled):
+                add(Constraint("node-unique", r.owner_label, tuple(r.owner.names)))
+                if r.as_node:
+                    add(Constraint("node-unique", r.node_label, (ROW_ID,)))
+        add(Constraint("node-unique", CHECKPOINT_LABEL, ("pipeline",)))
+        labels: dict[str, tuple[str, ...]] = {}
+        for c in seen.values():
+            if c.kind == "node-unique":
+                if c.label in labels and labels[c.label] != c.props:
+                    raise MappingError(f"label :{c.label} is keyed by {labels[c.label]} in one rule and {c.props} in another")
+                labels[c.label] = c.props
+        return list(seen.values())
+
+    def statements(self) -> list[Statement]:
+        out: list[Statement] = []
+        for r in self.rules():
+            if isinstance(r, EntityCompiled):
+                out += [*r.upserts.values(), r.delete, r.rekey]
+            elif isinstance(r, RelationCompiled):
+                out += [*r.upserts.values(), *r.deletes.values()]
+            else:
+                out += [r.set, r.unset]
+        return out

@@ -1,0 +1,228 @@
+"""The pipeline: a reader thread (source → changes → graph operations) and a writer (batches →
+graph), joined by a bounded queue so that neither waits for the other and memory stays flat.
+
+Batches hold whole source transactions; a transaction larger than ``batch_size`` is split (its
+changes' positions say how far inside it they are). A batch is flushed when it is full or when
+``flush_ms`` has passed since its first change.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kbgraph.checkpoint import read_checkpoint
+from kbgraph.errors import ChangeError, KbgraphError
+from kbgraph.graph.schema import require_schema
+from kbgraph.mapping.rules import Mapping
+from kbgraph.sink.target import GraphTarget
+from kbgraph.sink.writer import Counts, GraphWriter, Item
+from kbgraph.sources import Source
+
+log = logging.getLogger(__name__)
+
+
+class _End:
+    pass
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+@dataclass
+class _FlushRequest:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class RunStats:
+    counts: Counts
+    position: dict[str, Any]
+    seconds: float
+    last_ts_ms: int | None = None  # source commit time of the last change written
+
+    @property
+    def rate(self) -> float:
+        return self.counts.changes / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def lag_ms(self) -> int | None:
+        return None if self.last_ts_ms is None else max(0, int(time.time() * 1000) - self.last_ts_ms)
+
+
+class _Context:
+    def __init__(self, pipeline: "Pipeline") -> None:
+        self.stopping = pipeline._stopping
+        self._pipeline = pipeline
+
+    def flush(self) -> None:
+        req = _FlushRequest()
+        self._pipeline._put(req)
+        while not req.done.wait(0.2):
+            if self._pipeline._writer_failed.is_set():
+                raise KbgraphError("the writer stopped before the flush completed")
+
+    def checkpoint(self) -> dict[str, Any]:
+        p = self._pipeline
+        return read_checkpoint(p._driver, p.target.database, p.name)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        mapping: Mapping,
+        target: GraphTarget,
+        *,
+        name: str,
+        batch_size: int = 2000,
+        flush_ms: int = 200,
+        queue_size: int = 10_000,
+        on_error: str = "dead_letter",
+        progress: Callable[[RunStats], None] | None = None,
+        check_schema: bool = True,
+    ) -> None:
+        if on_error not in ("dead_letter", "stop"):
+            raise KbgraphError(f"on_error must be 'dead_letter' or 'stop', not {on_error!r}")
+        self.mapping = mapping
+        self.target = target
+        self.name = name
+        self.batch_size = batch_size
+        self.flush_s = flush_ms / 1000
+        self.on_error = on_error
+        self.progress = progress
+        self.check_schema = check_schema
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(queue_size, batch_size))
+        self._stopping = threading.Event()
+        self._writer_failed = threading.Event()
+        self._driver: Any = None
+
+    def stop(self) -> None:
+        """Ask the run to end: complete source transactions already read are committed."""
+        self._stopping.set()
+
+    # -- reader --------------------------------------------------------------------------------
+    def _put(self, item: Any) -> None:
+        while True:
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if self._writer_failed.is_set():
+                    raise _WriterGone() from None
+
+    def _read(self, source: Source, start: dict[str, Any]) -> None:
+        translate = self.mapping.translate
+        try:
+            for change in source.changes(start, _Context(self)):
+                try:
+                    item = Item(change, translate(change))
+                except ChangeError as e:
+                    item = Item(change, [], e)
+                self._put(item)
+                if self._stopping.is_set():
+                    break
+        except _WriterGone:
+            return
+        except BaseException as e:  # noqa: BLE001 - handed to the writer thread, which re-raises it
+            try:
+                self._put(_Failure(e))
+            except _WriterGone:
+                return
+        try:
+            self._put(_End())
+        except _WriterGone:
+            pass
+
+    # -- writer --------------------------------------------------------------------------------
+    def run(self, source: Source) -> RunStats:
+        started = time.monotonic()
+        self._driver = self.target.driver()
+        try:
+            if self.check_schema:
+                require_schema(self._driver, self.target.database, self.mapping)
+            start = read_checkpoint(self._driver, self.target.database, self.name)
+            hook = getattr(source, "dead_letter", None)
+            writer = GraphWriter(self._driver, self.target.database, self.name, self.on_error, hook)
+            writer.position.update(start)
+            reader = threading.Thread(target=self._read, args=(source, start), name="kbgraph-reader", daemon=True)
+            reader.start()
+            stats = RunStats(writer.counts, writer.position, 0.0)
+            try:
+                self._write_loop(writer, source, stats, started)
+            except BaseException:
+                self._writer_failed.set()
+                self._stopping.set()
+                raise
+            finally:
+                reader.join(timeout=10)
+            stats.seconds = time.monotonic() - started
+            return stats
+        finally:
+            try:
+                source.close()
+            finally:
+                self._driver.close()
+
+    def _write_loop(self, writer: GraphWriter, source: Source, stats: RunStats, started: float) -> None:
+        buf: list[Item] = []
+        boundary = 0  # buf[:boundary] are whole source transactions
+        first_at = 0.0
+
+        def flush(n: int) -> None:
+            nonlocal buf, boundary
+            if n <= 0:
+                return
+            part, buf = buf[:n], buf[n:]
+            boundary = max(0, boundary - n)
+            writer.write(part)
+            last = part[-1].change
+            if last.ts_ms is not None:
+                stats.last_ts_ms = last.ts_ms
+            stats.seconds = time.monotonic() - started
+            source.committed(dict(writer.position))
+            if self.progress is not None:
+                self.progress(stats)
+
+        while True:
+            timeout = None
+            if boundary:
+                timeout = max(0.0, first_at + self.flush_s - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                flush(boundary)
+                first_at = time.monotonic()
+                continue
+            if isinstance(item, Item):
+                if not buf:
+                    first_at = time.monotonic()
+                buf.append(item)
+                if item.change.tx_end:
+                    boundary = len(buf)
+                if len(buf) >= self.batch_size:
+                    flush(boundary or len(buf))  # whole transactions; or split one larger than a batch
+                    first_at = time.monotonic()
+                elif boundary and time.monotonic() - first_at >= self.flush_s:
+                    flush(boundary)
+                    first_at = time.monotonic()
+            elif isinstance(item, _FlushRequest):
+                flush(len(buf))
+                item.done.set()
+            elif isinstance(item, _Failure):
+                flush(len(buf))  # everything read before the failure is committed with its position
+                raise item.error
+            elif isinstance(item, _End):
+                # a source that ended by itself: commit all; one that was stopped: whole transactions only
+                flush(boundary if self._stopping.is_set() else len(buf))
+                return
+
+
+class _WriterGone(Exception):
+    pass

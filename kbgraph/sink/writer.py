@@ -1,0 +1,153 @@
+"""The graph writer: one batch of changes → one transaction with its checkpoint and dead letters.
+
+Transient failures (deadlock, leader switch, dropped connection) are retried by the driver's
+``execute_write`` with backoff. A batch that fails for good is split in halves, each committed on
+its own, down to the one change that fails; that change goes to the dead-letter store
+(``:KbDeadLetter`` nodes, written in the same transaction that moves the checkpoint past it), or,
+with ``on_error="stop"``, the run stops with the checkpoint just before it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import neo4j
+import orjson
+from neo4j.exceptions import DriverError, Neo4jError, TransientError
+
+from kbgraph.change import Change
+from kbgraph.checkpoint import encode_position
+from kbgraph.errors import ChangeError, KbgraphError, StopAtCheckpoint
+from kbgraph.graph import cypher
+from kbgraph.graph.batch import plan_groups
+from kbgraph.graph.ops import GraphOp
+
+log = logging.getLogger(__name__)
+
+
+class Item(NamedTuple):
+    change: Change
+    ops: list[GraphOp]
+    error: ChangeError | None = None
+
+
+@dataclass
+class Counts:
+    changes: int = 0
+    statements: int = 0
+    dead_letters: int = 0
+    transactions: int = 0
+    graph: dict[str, int] = field(default_factory=dict)  # nodes_created, relationships_deleted, ...
+
+    def add_summary(self, counters: Any) -> None:
+        for name in ("nodes_created", "nodes_deleted", "relationships_created", "relationships_deleted",
+                     "properties_set", "labels_added", "labels_removed"):
+            v = getattr(counters, name, 0)
+            if v:
+                self.graph[name] = self.graph.get(name, 0) + v
+
+
+class GraphUnavailable(KbgraphError):
+    """The graph cannot be reached even after the driver's retries: stop, checkpoint intact."""
+
+
+def _dead_letter_row(change: Change, reason: str) -> dict[str, Any]:
+    return {
+        "reason": reason[:4000],
+        "table": change.table,
+        "schema": change.schema,
+        "op": change.op,
+        "position": orjson.dumps(change.position, default=str).decode(),
+        "change": orjson.dumps(
+            {"before": change.before, "after": change.after, "tx": change.tx}, default=str
+        ).decode()[:100_000],
+    }
+
+
+class GraphWriter:
+    def __init__(
+        self,
+        driver: neo4j.Driver,
+        database: str,
+        pipeline: str,
+        on_error: str = "dead_letter",
+        dead_letter_hook: Callable[[Change, str], Any] | None = None,
+    ) -> None:
+        self.driver = driver
+        self.database = database
+        self.pipeline = pipeline
+        self.on_error = on_error
+        self.dead_letter_hook = dead_letter_hook
+        self.counts = Counts()
+        self.position: dict[str, Any] = {}  # merged position of everything committed by this writer
+        self._cp = cypher.checkpoint_write()
+        self._dl = cypher.dead_letter_write()
+
+    # -- public --------------------------------------------------------------------------------
+    def write(self, items: list[Item]) -> None:
+        """Commit ``items`` (whole source transactions, in order). Raises StopAtCheckpoint or GraphUnavailable."""
+        if not items:
+            return
+        errors = [it for it in items if it.error is not None]
+        if errors and self.on_error == "stop":
+            first = items.index(errors[0])
+            self.write(items[:first])
+            raise StopAtCheckpoint(f"{errors[0].error}; stopped with the checkpoint just before this change")
+        try:
+            self._commit(items)
+        except (DriverError, OSError, TransientError) as e:
+            raise GraphUnavailable(f"the graph is unreachable ({type(e).__name__}: {e}); "
+                                   "the checkpoint is at the last committed batch") from None
+        except Neo4jError as e:
+            self._isolate(items, e)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _isolate(self, items: list[Item], error: Neo4jError) -> None:
+        if len(items) == 1:
+            item = items[0]
+            reason = f"graph rejected {item.change.describe()}: {error.code}: {error.message}"
+            if self.on_error == "stop":
+                raise StopAtCheckpoint(f"{reason}; stopped with the checkpoint just before this change")
+            log.warning("dead letter: %s", reason)
+            self.write([Item(item.change, [], ChangeError(reason))])
+            return
+        mid = len(items) // 2
+        log.info("batch of %d failed (%s); retrying in halves", len(items), error.code)
+        self.write(items[:mid])
+        self.write(items[mid:])
+
+    def _commit(self, items: list[Item]) -> None:
+        position: dict[str, Any] = {}
+        dead: list[dict[str, Any]] = []
+        ops: list[GraphOp] = []
+        for it in items:
+            position.update(it.change.position)
+            if it.error is not None:
+                dead.append(_dead_letter_row(it.change, str(it.error)))
+                if self.dead_letter_hook is not None:
+                    self.dead_letter_hook(it.change, str(it.error))
+            else:
+                ops.extend(it.ops)
+        groups = plan_groups(ops)
+        params = {"pipeline": self.pipeline, "position": encode_position(position), "count": len(items)}
+
+        def work(tx: neo4j.ManagedTransaction) -> list[Any]:
+            summaries = [tx.run(g.stmt.cypher, rows=g.rows).consume().counters for g in groups]
+            if dead:
+                tx.run(self._dl, rows=dead, pipeline=self.pipeline).consume()
+            tx.run(self._cp, params).consume()
+            return summaries
+
+        with self.driver.session(database=self.database) as session:
+            summaries = session.execute_write(work)
+        c = self.counts
+        c.changes += len(items)
+        c.statements += len(groups)
+        c.dead_letters += len(dead)
+        c.transactions += 1
+        for s in summaries:
+            c.add_summary(s)
+        self.position.update(position)
