@@ -1,0 +1,1 @@
+"""The Kafka source: change envelopes (Debezium, Maxwell, Canal, native) consumed in a consumer group."""

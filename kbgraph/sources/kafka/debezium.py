@@ -1,0 +1,269 @@
+"""Debezium change events (JSON converter), with or without the ``schema``/``payload`` wrapper.
+
+Row events: ``{"before", "after", "source": {"db", "table", "ts_ms", ...}, "op": c|r|u|d|t, "ts_ms"}``.
+A primary-key change arrives as a delete, a tombstone and a create: three records, each decoded on
+its own. Schema-change events (``{"databaseName", "ddl", "tableChanges"}``), heartbeats
+(``{"ts_ms"}`` only) and transaction markers (``{"status": "BEGIN"|"END", "id"}``) are recognised
+and produce no rows.
+
+When the schema is present, Debezium's value encodings are turned back into the Python values the
+binlog source produces (so both sources build the same graph): ``io.debezium.time.Date`` (days) ->
+``date``; ``Timestamp``/``MicroTimestamp``/``NanoTimestamp`` (epoch, no zone) -> naive
+``datetime``; ``ZonedTimestamp`` (ISO text) -> aware ``datetime``; ``Time``/``MicroTime``/
+``NanoTime`` -> ``timedelta`` (a MySQL TIME is a duration); ``Decimal`` (base64 two's complement,
+scale from the schema) and ``VariableScaleDecimal`` -> ``decimal.Decimal``; ``Json`` -> the parsed
+value; ``bytes`` (base64) -> ``bytes``; ``Bits`` -> ``int``. With ``decimal.handling.mode`` string or
+double the value is already a string or a float and is kept. Without a schema values are kept as
+they are in the JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from kbgraph.change import Change
+from kbgraph.sources.kafka.message import (
+    NOTHING_TOMBSTONE,
+    DecodeError,
+    Decoded,
+    Message,
+    control,
+    ddl,
+)
+
+Convert = Callable[[Any], Any]
+
+OPS = {"c": "insert", "r": "insert", "u": "update", "d": "delete", "t": "truncate"}
+_EPOCH = dt.datetime(1970, 1, 1)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_UTC = dt.timezone.utc
+
+
+def _b64(v: Any) -> bytes:
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    try:
+        return base64.b64decode(v, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise DecodeError(f"bytes value {str(v)[:40]!r} is not base64") from None
+
+
+def _decimal(scale: int) -> Convert:
+    def convert(v: Any) -> Any:
+        if isinstance(v, str):
+            raw = _b64(v)
+        elif isinstance(v, (int, float)):  # a converter configured to emit numbers
+            return Decimal(str(v))
+        else:
+            raw = _b64(v)
+        return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale)
+
+    return convert
+
+
+def _variable_decimal(v: Any) -> Any:
+    if not isinstance(v, dict) or "value" not in v or "scale" not in v:
+        raise DecodeError(f"VariableScaleDecimal value {str(v)[:40]!r} lacks scale/value")
+    return _decimal(int(v["scale"]))(v["value"])
+
+
+def _zoned_timestamp(v: Any) -> dt.datetime:
+    text = str(v)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    head, sep, rest = text.partition(".")
+    if sep:  # Java prints up to nanoseconds; Python keeps microseconds
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        frac, zone = rest[:digits], rest[digits:]
+        text = f"{head}.{(frac + '000000')[:6]}{zone}"
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise DecodeError(f"ZonedTimestamp {v!r} is not an ISO-8601 timestamp") from None
+
+
+def _zoned_time(v: Any) -> dt.time:
+    text = str(v)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise DecodeError(f"ZonedTime {v!r} is not an ISO-8601 time") from None
+
+
+def _json(v: Any) -> Any:
+    if not isinstance(v, str):
+        return v
+    try:
+        return orjson.loads(v)
+    except orjson.JSONDecodeError:
+        raise DecodeError(f"Json value {v[:40]!r} is not JSON") from None
+
+
+def _bits(v: Any) -> int:
+    return int.from_bytes(_b64(v), "little")
+
+
+def _int(fn: Callable[[int], Any]) -> Convert:
+    def convert(v: Any) -> Any:
+        if not isinstance(v, int):
+            raise DecodeError(f"expected an integer, got {str(v)[:40]!r}")
+        return fn(v)
+
+    return convert
+
+
+_BY_NAME: dict[str, Convert] = {
+    "io.debezium.time.Date": _int(lambda v: dt.date.fromordinal(_EPOCH_ORDINAL + v)),
+    "org.apache.kafka.connect.data.Date": _int(lambda v: dt.date.fromordinal(_EPOCH_ORDINAL + v)),
+    "io.debezium.time.Timestamp": _int(lambda v: _EPOCH + dt.timedelta(milliseconds=v)),
+    "org.apache.kafka.connect.data.Timestamp": _int(lambda v: _EPOCH + dt.timedelta(milliseconds=v)),
+    "io.debezium.time.MicroTimestamp": _int(lambda v: _EPOCH + dt.timedelta(microseconds=v)),
+    "io.debezium.time.NanoTimestamp": _int(lambda v: _EPOCH + dt.timedelta(microseconds=v // 1000)),
+    "io.debezium.time.ZonedTimestamp": _zoned_timestamp,
+    "io.debezium.time.Time": _int(lambda v: dt.timedelta(milliseconds=v)),
+    "org.apache.kafka.connect.data.Time": _int(lambda v: dt.timedelta(milliseconds=v)),
+    "io.debezium.time.MicroTime": _int(lambda v: dt.timedelta(microseconds=v)),
+    "io.debezium.time.NanoTime": _int(lambda v: dt.timedelta(microseconds=v // 1000)),
+    "io.debezium.time.ZonedTime": _zoned_time,
+    "io.debezium.data.Json": _json,
+    "io.debezium.data.Bits": _bits,
+    "io.debezium.data.VariableScaleDecimal": _variable_decimal,
+}
+
+
+def field_converter(field: dict[str, Any]) -> Convert | None:
+    """The converter for one field schema, or None when the JSON value is already right."""
+    name = field.get("name")
+    if name == "org.apache.kafka.connect.data.Decimal":
+        params = field.get("parameters") or {}
+        try:
+            return _decimal(int(params["scale"]))
+        except (KeyError, ValueError):
+            raise DecodeError(f"Decimal field {field.get('field')!r} has no scale parameter") from None
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    if field.get("type") == "bytes":
+        return _b64
+    return None
+
+
+def row_converters(envelope_schema: dict[str, Any]) -> dict[str, Convert]:
+    """Converters of the row struct (``after``, else ``before``) of an envelope schema."""
+    for part in envelope_schema.get("fields") or ():
+        if part.get("field") in ("after", "before") and part.get("type") == "struct":
+            out: dict[str, Convert] = {}
+            for field in part.get("fields") or ():
+                fn = field_converter(field)
+                if fn is not None:
+                    out[field["field"]] = fn
+            return out
+    return {}
+
+
+class DebeziumDecoder:
+    """Decodes Debezium records. One instance per topic: it caches the last schema's converters."""
+
+    name = "debezium"
+
+    def __init__(self) -> None:
+        self._schema: Any = None
+        self._converters: dict[str, Convert] = {}
+
+    def decode(self, msg: Message) -> Decoded:
+        if msg.value is None:
+            return NOTHING_TOMBSTONE
+        try:
+            doc = orjson.loads(msg.value)
+        except orjson.JSONDecodeError as e:
+            raise DecodeError(f"not JSON: {e}") from None
+        return self.decode_doc(doc)
+
+    def decode_doc(self, doc: Any) -> Decoded:
+        if not isinstance(doc, dict):
+            raise DecodeError("a Debezium value must be a JSON object")
+        converters: dict[str, Convert] = {}
+        if "payload" in doc and "schema" in doc:
+            schema = doc["schema"]
+            payload = doc["payload"]
+            if schema != self._schema:
+                self._converters = row_converters(schema) if isinstance(schema, dict) else {}
+                self._schema = schema
+            converters = self._converters
+            if payload is None:
+                return NOTHING_TOMBSTONE
+            if not isinstance(payload, dict):
+                raise DecodeError("a Debezium payload must be a JSON object")
+            doc = payload
+        op = doc.get("op")
+        if op is None:
+            return _not_a_row(doc)
+        try:
+            kind = OPS[op]
+        except (KeyError, TypeError):
+            raise DecodeError(f"unknown Debezium op {op!r}") from None
+        source = doc.get("source")
+        if not isinstance(source, dict) or not source.get("table"):
+            raise DecodeError(f"Debezium {op!r} event has no source.table")
+        before, after = doc.get("before"), doc.get("after")
+        if converters:
+            before = _convert(before, converters)
+            after = _convert(after, converters)
+        if kind == "insert" and after is None or kind == "delete" and before is None:
+            raise DecodeError(f"Debezium {op!r} event has no {'after' if kind == 'insert' else 'before'} row")
+        if kind == "update" and after is None:
+            raise DecodeError("Debezium 'u' event has no after row")
+        if kind == "truncate":
+            before = after = None
+        ts = source.get("ts_ms", doc.get("ts_ms"))
+        return Decoded(
+            [Change(source["table"], kind, before, after, schema=source.get("db"), ts_ms=ts)]  # type: ignore[arg-type]
+        )
+
+
+def _convert(row: Any, converters: dict[str, Convert]) -> Any:
+    if row is None:
+        return None
+    if not isinstance(row, dict):
+        raise DecodeError("a Debezium row image must be a JSON object")
+    out = dict(row)
+    for name, fn in converters.items():
+        v = out.get(name)
+        if v is not None:
+            try:
+                out[name] = fn(v)
+            except DecodeError as e:
+                raise DecodeError(f"column {name!r}: {e}") from None
+            except (ValueError, OverflowError, ArithmeticError) as e:
+                raise DecodeError(f"column {name!r}: {e}") from None
+    return out
+
+
+def _not_a_row(doc: dict[str, Any]) -> Decoded:
+    if "ddl" in doc and ("databaseName" in doc or "tableChanges" in doc):
+        changes = doc.get("tableChanges") or []
+        table = None
+        if changes and isinstance(changes[0], dict):
+            table = str(changes[0].get("id", "")).strip('"').split('"."')[-1] or None
+        return ddl(doc.get("databaseName"), table, doc.get("ddl"))
+    if doc.get("status") in ("BEGIN", "END") and "id" in doc:
+        return control(f"transaction {doc['status']} {doc['id']}")
+    if set(doc) <= {"ts_ms"}:
+        return control("heartbeat")
+    raise DecodeError("Debezium value has no 'op' and is not a schema change, heartbeat or transaction marker")
+
+
+def looks_like(doc: dict[str, Any]) -> bool:
+    if "payload" in doc and "schema" in doc:
+        return True
+    if "op" in doc and "source" in doc and ("after" in doc or "before" in doc):
+        return True
+    return "ddl" in doc and "databaseName" in doc
