@@ -1,0 +1,64 @@
+"""The graph server the tests talk to: a real Neo4j from the environment, or the ArcadeDB stand-in."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import neo4j
+
+from kbgraph.embedded import EmbeddedGraph
+
+ENV_URI = "KBGRAPH_TEST_NEO4J_URI"
+RESET_CHUNK = 5000  # nodes deleted per transaction, so a big graph does not blow up one transaction
+
+
+@dataclass
+class GraphServer:
+    uri: str
+    user: str
+    password: str = field(repr=False)
+    database: str
+    is_stand_in: bool
+    embedded: EmbeddedGraph | None = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def graph_is_stand_in() -> bool:
+    """True when the tests use the ArcadeDB stand-in (decided from the environment, starts nothing)."""
+    return not os.environ.get(ENV_URI)
+
+
+def start_graph_server(tmp_dir: Path) -> GraphServer:
+    """A real Neo4j when ``KBGRAPH_TEST_NEO4J_URI`` is set, else an ``EmbeddedGraph`` in ``tmp_dir``."""
+    if not graph_is_stand_in():
+        return GraphServer(
+            uri=os.environ[ENV_URI],
+            user=os.environ.get("KBGRAPH_TEST_NEO4J_USER", "neo4j"),
+            password=os.environ.get("KBGRAPH_TEST_NEO4J_PASSWORD", ""),
+            database=os.environ.get("KBGRAPH_TEST_NEO4J_DATABASE", "neo4j"),
+            is_stand_in=False,
+        )
+    g = EmbeddedGraph(tmp_dir).start()
+    return GraphServer(g.uri, g.user, g.password, g.database, is_stand_in=True, embedded=g)
+
+
+def reset_graph(driver: neo4j.Driver, database: str, chunk: int = RESET_CHUNK) -> int:
+    """DETACH DELETE every node, ``chunk`` nodes per transaction. Constraints and indexes stay.
+
+    Returns how many nodes were deleted.
+    """
+    total = 0
+    with driver.session(database=database) as session:
+        while True:
+            record = session.run(
+                "MATCH (n) WITH n LIMIT $chunk DETACH DELETE n RETURN count(*) AS deleted", chunk=chunk
+            ).single(strict=True)
+            deleted = int(record["deleted"])
+            total += deleted
+            if deleted == 0:
+                return total
