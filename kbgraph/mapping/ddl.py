@@ -1,0 +1,144 @@
+"""Read the column names of each table from MySQL/MariaDB ``CREATE TABLE`` statements.
+
+Only what validation needs: ``{table: [column, ...]}`` in definition order. Keys, constraints,
+table options and every other statement are ignored. Handles ```backquoted``` names,
+schema-qualified names (``kb.entity`` → ``entity``), ``--``/``#``/``/* */`` comments, quoted
+strings (defaults, comments, enum values), ``CREATE TABLE … LIKE other`` and ``IF NOT EXISTS``.
+``CREATE TABLE … AS SELECT`` raises ``ValueError``: its columns are not in the text.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["parse_ddl"]
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>--(?:[ \t][^\n]*)?(?=\n|$)|\#[^\n]*|/\*(?!!).*?\*/)
+  | (?P<vcomment>/\*!\d*|\*/)
+  | (?P<str>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
+  | (?P<qid>`(?:[^`]|``)*`)
+  | (?P<word>[\w$]+)
+  | (?P<punct>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+# a table element that is not a column
+_NOT_COLUMN = {
+    "PRIMARY", "KEY", "INDEX", "UNIQUE", "CONSTRAINT", "FOREIGN", "FULLTEXT", "SPATIAL", "CHECK", "PERIOD",
+}
+
+
+class _T:
+    __slots__ = ("kind", "text", "line")
+
+    def __init__(self, kind: str, text: str, line: int):
+        self.kind, self.text, self.line = kind, text, line
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper() if self.kind == "word" else ""
+
+    @property
+    def name(self) -> str:
+        if self.kind == "qid":
+            return self.text[1:-1].replace("``", "`")
+        if self.kind == "str":  # "double-quoted" names under ANSI_QUOTES
+            return self.text[1:-1]
+        return self.text
+
+
+def _statements(text: str) -> list[list[_T]]:
+    stmts: list[list[_T]] = [[]]
+    pos, line = 0, 1
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        assert m is not None  # the last alternative matches any character
+        kind, raw = m.lastgroup or "", m.group()
+        if kind == "punct" and raw in "'\"`":
+            raise ValueError(f"line {line}: unterminated quote {raw}")
+        if kind == "punct" and raw == ";":
+            stmts.append([])
+        elif kind in ("word", "qid", "str", "punct"):
+            stmts[-1].append(_T(kind, raw, line))
+        line += raw.count("\n")
+        pos = m.end()
+    return [s for s in stmts if s]
+
+
+def _table_name(toks: list[_T], i: int) -> tuple[str, int]:
+    """The (possibly schema-qualified) name at toks[i]; returns the table part and the next index."""
+    if i >= len(toks) or toks[i].kind not in ("word", "qid", "str"):
+        raise ValueError(f"line {toks[min(i, len(toks) - 1)].line}: CREATE TABLE without a table name")
+    name = toks[i].name
+    i += 1
+    while i + 1 < len(toks) and toks[i].text == "." and toks[i + 1].kind in ("word", "qid", "str"):
+        name = toks[i + 1].name
+        i += 2
+    return name, i
+
+
+def _columns(toks: list[_T], i: int, table: str) -> list[str]:
+    """Column names of the parenthesised definition starting at toks[i] == '('."""
+    cols: list[str] = []
+    depth, start = 0, True
+    for t in toks[i:]:
+        if t.text == "(" and t.kind == "punct":
+            depth += 1
+            if depth == 1:
+                start = True
+                continue
+        elif t.text == ")" and t.kind == "punct":
+            depth -= 1
+            if depth == 0:
+                return cols
+        elif t.text == "," and t.kind == "punct" and depth == 1:
+            start = True
+            continue
+        if start and depth == 1:
+            start = False
+            if t.kind == "word" and t.upper in _NOT_COLUMN:
+                continue
+            if t.kind in ("word", "qid", "str"):
+                cols.append(t.name)
+            else:
+                raise ValueError(f"line {t.line}: table {table!r}: unexpected {t.text!r} where a column starts")
+    raise ValueError(f"line {toks[i].line}: table {table!r}: unbalanced parentheses")
+
+
+def parse_ddl(text: str) -> dict[str, list[str]]:
+    """``{table: [columns]}`` from the ``CREATE TABLE`` statements in ``text``."""
+    tables: dict[str, list[str]] = {}
+    for toks in _statements(text):
+        words = [t.upper for t in toks[:6]]
+        if not words or words[0] != "CREATE":
+            continue
+        i = 1
+        if words[i:i + 2] == ["OR", "REPLACE"]:
+            i += 2
+        if i < len(words) and words[i] == "TEMPORARY":
+            i += 1
+        if i >= len(words) or words[i] != "TABLE":
+            continue
+        i += 1
+        if [t.upper for t in toks[i:i + 3]] == ["IF", "NOT", "EXISTS"]:
+            i += 3
+        table, i = _table_name(toks, i)
+        if i < len(toks) and toks[i].upper == "LIKE" or (
+            i + 1 < len(toks) and toks[i].text == "(" and toks[i + 1].upper == "LIKE"
+        ):
+            j = i + 1 if toks[i].upper == "LIKE" else i + 2
+            other, _ = _table_name(toks, j)
+            if other not in tables:
+                raise ValueError(f"line {toks[i].line}: CREATE TABLE {table} LIKE {other}: {other!r} is not defined above")
+            tables[table] = list(tables[other])
+            continue
+        if i >= len(toks) or toks[i].text != "(":
+            raise ValueError(
+                f"line {toks[min(i, len(toks) - 1)].line}: CREATE TABLE {table}: no column list "
+                "(CREATE TABLE … AS SELECT cannot be read; write the columns out)"
+            )
+        tables[table] = _columns(toks, i, table)
+    return tables
