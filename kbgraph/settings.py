@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # binlog source (MySQL / MariaDB)
     mysql_url: SecretStr | None = None  # mysql://user:password@host:3306
     server_id: int = 4271  # replica id of this reader; each reader needs its own
+    binlog_ddl: Literal["stop", "continue_unmapped"] = "stop"  # DDL on a mapped table: stop, or pass it when no mapped column is touched
+    binlog_truncate: Literal["delete", "stop"] = "delete"  # TRUNCATE of a mapped table: delete its graph elements, or stop
+    binlog_until_end: bool = False  # return once the end of the binlog is reached (catch up, then exit)
+    snapshot_chunk: int = Field(1000, ge=1)  # rows per primary-key chunk of `kbgraph snapshot`
 
     # kafka source / publish
     kafka_bootstrap: str | None = None
