@@ -1,0 +1,245 @@
+"""Column values as both the binlog and a snapshot SELECT deliver them, made identical.
+
+The stream (``mysql-replication`` row images) and the snapshot (``pymysql`` SELECT results)
+hand back different Python values for the same stored value; the convergence of "snapshot then
+stream" with "stream all along" depends on normalising both to one form:
+
+=================  ======================================================================
+column type        value in a ``Change``
+=================  ======================================================================
+FLOAT              the shortest decimal that is the same float32 (binlog: exact float32;
+                   snapshot: selected as ``CAST(c AS DOUBLE)`` since text has 6 digits)
+TIMESTAMP          aware ``datetime`` in UTC (the zero timestamp: None)
+TIME               ``timedelta`` (the library's negative-with-fraction bug corrected)
+YEAR               ``int`` (0 stays 0; the library says 1900)
+BIT(n)             ``int``
+BINARY(n)          ``bytes`` of length n (the library drops trailing zero bytes)
+BLOB, VARBINARY    ``bytes`` (the library gives ``''`` when empty)
+UUID, INET6        their text form, as MariaDB prints it
+JSON               the parsed document (MariaDB logs JSON as text)
+SET                a ``set`` of its members (empty set: ``set()``; the library says None)
+zero DATE/DATETIME None
+=================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+
+EMPTY_SET = "empty set"  # pymysqlreplication.constants.NONE_SOURCE.EMPTY_SET
+_F32 = struct.Struct("<f")
+UTC = timezone.utc
+
+Fix = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnKind:
+    name: str
+    data_type: str  # information_schema DATA_TYPE, lower case ('json' also for MariaDB json_valid columns)
+    length: int | None = None  # BINARY(n): n
+
+
+def table_columns(conn: Any, schema: str, table: str, mariadb: bool) -> list[ColumnKind]:
+    """The columns of a table in order, from information_schema ([] if it does not exist)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT COLUMN_NAME, LOWER(DATA_TYPE), CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (schema, table),
+        )
+        rows = cur.fetchall()
+        json_cols: set[str] = set()
+        if mariadb and rows:
+            # MariaDB's JSON is LONGTEXT with a CHECK (json_valid(`col`)) constraint
+            cur.execute(
+                "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s AND CHECK_CLAUSE LIKE 'json\\_valid(%%'",
+                (schema, table),
+            )
+            for (clause,) in cur.fetchall():
+                inner = clause[len("json_valid(") : -1].strip()
+                if inner.startswith("`") and inner.endswith("`"):
+                    json_cols.add(inner[1:-1].replace("``", "`"))
+    out = []
+    for name, data_type, octets in rows:
+        kind = "json" if name in json_cols else data_type
+        out.append(ColumnKind(name, kind, int(octets) if kind == "binary" and octets is not None else None))
+    return out
+
+
+# ---------------------------------------------------------------- shared conversions
+
+
+def float32(v: float) -> float:
+    """The shortest decimal that is the same float32 as ``v`` (1.100000023841858 -> 1.1)."""
+    try:
+        packed = _F32.pack(v)
+    except (OverflowError, struct.error):
+        return v
+    for digits in range(6, 10):
+        short = float(f"{v:.{digits}g}")
+        if _F32.pack(short) == packed:
+            return short
+    return v
+
+
+def parse_json(v: Any) -> Any:
+    if isinstance(v, (str, bytes, bytearray)):
+        try:
+            return orjson.loads(v)
+        except orjson.JSONDecodeError:
+            return json.loads(v)  # integers beyond 64 bits
+    return v  # MySQL's binary JSON arrives parsed
+
+
+def _utc(v: datetime) -> datetime | None:
+    if v.tzinfo is None:
+        if v.year == 1970 and v.month == 1 and v.day == 1 and not (v.hour or v.minute or v.second or v.microsecond):
+            return None  # the zero TIMESTAMP
+        return v.replace(tzinfo=UTC)
+    return v
+
+
+def _bit_int(v: Any) -> int:
+    if isinstance(v, str):  # binlog: '0000001010'
+        return int(v, 2) if v else 0
+    if isinstance(v, (bytes, bytearray)):  # SELECT: big-endian bytes
+        return int.from_bytes(v, "big")
+    return int(v)
+
+
+def _as_bytes(v: Any) -> bytes:
+    return v.encode("utf-8") if isinstance(v, str) else bytes(v)
+
+
+# ---------------------------------------------------------------- binlog
+
+
+def fix_time(v: timedelta) -> timedelta:
+    """Undo the library's error on negative TIME with a fraction (-1.25 s arrives as -1.75 s)."""
+    if v < timedelta(0) and v.microseconds:
+        a = -v
+        return -(timedelta(a.days, a.seconds + 1) - timedelta(microseconds=a.microseconds))
+    return v
+
+
+def _year(v: int) -> int:
+    return 0 if v == 1900 else v
+
+
+def _padder(n: int) -> Fix:
+    return lambda v: _as_bytes(v).ljust(n, b"\0")
+
+
+def _uuid_text(v: Any) -> str:
+    return str(uuid.UUID(bytes=_as_bytes(v).ljust(16, b"\0")))
+
+
+def _inet6_text(v: Any) -> str:
+    return socket.inet_ntop(socket.AF_INET6, _as_bytes(v).ljust(16, b"\0"))
+
+
+_BINLOG_FIX: dict[str, Fix] = {
+    "float": float32,
+    "timestamp": _utc,
+    "time": fix_time,
+    "year": _year,
+    "bit": _bit_int,
+    "varbinary": _as_bytes,
+    "tinyblob": _as_bytes,
+    "blob": _as_bytes,
+    "mediumblob": _as_bytes,
+    "longblob": _as_bytes,
+    "uuid": _uuid_text,
+    "inet6": _inet6_text,
+    "inet4": lambda v: socket.inet_ntop(socket.AF_INET, _as_bytes(v).ljust(4, b"\0")),
+    "json": parse_json,
+}
+
+
+class RowFixer:
+    """Normalises binlog row images of one table in place (only the columns that need it)."""
+
+    __slots__ = ("fixes", "sets")
+
+    def __init__(self, columns: list[ColumnKind]) -> None:
+        self.fixes: list[tuple[str, Fix]] = []
+        self.sets: list[str] = []
+        for col in columns:
+            if col.data_type == "binary" and col.length:
+                self.fixes.append((col.name, _padder(col.length)))
+            elif col.data_type == "set":
+                self.sets.append(col.name)
+            elif col.data_type in _BINLOG_FIX:
+                self.fixes.append((col.name, _BINLOG_FIX[col.data_type]))
+
+    def __bool__(self) -> bool:
+        return bool(self.fixes or self.sets)
+
+    def __call__(self, values: dict[str, Any], none_sources: dict[str, str]) -> dict[str, Any]:
+        for name, fix in self.fixes:
+            v = values.get(name)
+            if v is not None:
+                values[name] = fix(v)
+        for name in self.sets:
+            if values.get(name) is None and none_sources.get(name) == EMPTY_SET:
+                values[name] = set()
+        return values
+
+
+# ---------------------------------------------------------------- snapshot (SELECT)
+
+
+def select_expression(col: ColumnKind, quoted: str) -> str:
+    """What a snapshot SELECTs for a column (FLOAT as DOUBLE: its text has only 6 digits)."""
+    if col.data_type == "float":
+        return f"CAST({quoted} AS DOUBLE)"
+    return quoted
+
+
+def _zero_date(v: Any) -> Any:
+    return None if isinstance(v, str) else v  # pymysql leaves '0000-00-00' as text
+
+
+def _set_members(v: Any) -> set[str]:
+    if isinstance(v, (set, frozenset)):
+        return set(v)
+    return set(v.split(",")) if v else set()
+
+
+def _snapshot_timestamp(v: Any) -> Any:
+    if isinstance(v, str):
+        return None
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v
+
+
+_SELECT_FIX: dict[str, Fix] = {
+    "float": float32,
+    "timestamp": _snapshot_timestamp,  # the session runs with time_zone '+00:00'
+    "date": _zero_date,
+    "datetime": _zero_date,
+    "bit": _bit_int,
+    "json": parse_json,
+    "set": _set_members,
+    "varbinary": _as_bytes,
+    "tinyblob": _as_bytes,
+    "blob": _as_bytes,
+    "mediumblob": _as_bytes,
+    "longblob": _as_bytes,
+    "binary": _as_bytes,
+}
+
+
+def snapshot_fixes(columns: list[ColumnKind]) -> list[tuple[int, Fix]]:
+    """(position in the SELECT list, fix) for the columns whose SELECT value needs one."""
+    return [(i, _SELECT_FIX[c.data_type]) for i, c in enumerate(columns) if c.data_type in _SELECT_FIX]

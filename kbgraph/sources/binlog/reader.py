@@ -1,0 +1,394 @@
+"""``BinlogSource``: MySQL / MariaDB row events as ``Change`` objects, resumable exactly.
+
+Transactions: MariaDB writes GTID (+ BEGIN) … rows … ``XidEvent`` (InnoDB) or ``QueryEvent
+'COMMIT'`` (non-transactional engines); a DDL statement is a GTID followed by one QueryEvent.
+MySQL writes GTID, BEGIN … rows … Xid. The reader holds back the latest change until the next
+event shows whether it ends its transaction, so ``tx_end`` is exact.
+
+Resume: the stream always starts at binlog file/pos (``is_mariadb=False``: with it, MariaDB would
+ignore file/pos and start at the oldest log). Positions are described in ``position.py``.
+
+Connection drops: the library would silently reconnect from its *original* position and
+replay transactions; we turn that off (``MYSQL_EXPECTED_ERROR_CODES = []``) and reconnect
+ourselves from the position after the last change we yielded, dropping a half-read transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import pymysql
+from pymysqlreplication import BinLogStreamReader, binlogstream
+from pymysqlreplication.event import (
+    GtidEvent,
+    HeartbeatLogEvent,
+    MariadbGtidEvent,
+    QueryEvent,
+    RotateEvent,
+    XidEvent,
+)
+from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+from kbgraph.change import Change
+from kbgraph.errors import SourceError, StopAtCheckpoint
+from kbgraph.sources import SourceContext
+from kbgraph.sources.binlog import server
+from kbgraph.sources.binlog.ddl import Statement, classify
+from kbgraph.sources.binlog.decode import RowFixer, table_columns
+from kbgraph.sources.binlog.errors import LOST_CONNECTION, error_code, stream_error
+from kbgraph.sources.binlog.position import MariaGtidState, MysqlGtidState, Position
+from kbgraph.sources.binlog.tables import MappedTables
+
+log = logging.getLogger(__name__)
+
+# We reconnect ourselves (see the module doc); the library's own reconnect replays transactions.
+binlogstream.MYSQL_EXPECTED_ERROR_CODES = []
+
+EVENTS = [
+    MariadbGtidEvent, GtidEvent, QueryEvent, XidEvent, RotateEvent, HeartbeatLogEvent,
+    WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent,
+]
+RECONNECT_CODES = LOST_CONNECTION | {1927, 2003}  # 1927: connection killed (MariaDB)
+_FAST_CONTROL = {"BEGIN": "begin", "COMMIT": "commit", "ROLLBACK": "commit"}
+
+
+class BinlogSource:
+    """Streams the binlog of one server for the mapped tables. See the module doc."""
+
+    def __init__(
+        self,
+        conn: server.ConnInfo,
+        tables: MappedTables,
+        *,
+        server_id: int = 4271,
+        blocking: bool = True,
+        heartbeat_s: float = 1.0,
+        on_ddl: Literal["stop", "continue_unmapped"] = "stop",
+        on_truncate: Literal["delete", "stop"] = "delete",
+        initial: Position | Literal["current"] | None = None,
+        reconnect_s: float = 60.0,
+    ) -> None:
+        self.conn, self.tables, self.server_id = conn, tables, server_id
+        self.blocking, self.heartbeat_s = blocking, heartbeat_s
+        self.on_ddl, self.on_truncate = on_ddl, on_truncate
+        self.initial, self.reconnect_s = initial, reconnect_s
+        self._ctl: pymysql.connections.Connection | None = None
+        self._stream: BinLogStreamReader | None = None
+        self._fixers: dict[tuple[str, str], RowFixer] = {}
+        self._mariadb = True
+        self.resume: Position | None = None  # after the last change yielded (or skipped whole tx)
+        self.reconnects = 0
+        self.events = 0  # events read since the last (re)connect
+
+    # ------------------------------------------------------------------ Source protocol
+
+    def changes(self, start: dict[str, Any], ctx: SourceContext) -> Iterator[Change]:
+        snap = start.get("snapshot")
+        if snap and not snap.get("done"):
+            raise SourceError(
+                "the snapshot of this pipeline was interrupted; run `kbgraph snapshot` again to finish it before syncing"
+            )
+        self._ctl = self.conn.connect()
+        self._mariadb = server.is_mariadb(self._ctl)
+        server.check_server(self._ctl, self.conn.where())
+        server.check_tables_readable(
+            self._ctl, [(s, t) for s, t in self.tables.pairs if s is not None], self.conn.where()
+        )
+        pos = self._start_position(start)
+        self.resume = pos
+        first = True
+        deadline = 0.0
+        while not ctx.stopping.is_set():
+            try:
+                self.events = 0
+                for change in self._read(self.resume, ctx):
+                    yield change
+                return
+            except pymysql.err.OperationalError as exc:
+                code = error_code(exc)
+                if first and not self.reconnects and code not in LOST_CONNECTION:
+                    raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
+                if code not in RECONNECT_CODES:
+                    raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
+                now = time.monotonic()
+                if self.events or not deadline:  # the last connection worked: a new outage
+                    deadline = now + self.reconnect_s
+                if now > deadline:
+                    raise SourceError(
+                        f"lost the binlog connection to {self.conn.where()} and could not reconnect for "
+                        f"{self.reconnect_s:.0f} s (error {code}); the checkpoint is at {self.resume.describe()}"
+                    ) from None
+                log.warning("binlog connection lost (error %s); reconnecting from %s", code, self.resume.describe())
+                self.reconnects += 1
+                self._close_stream()
+                ctx.stopping.wait(min(2.0, 0.1 * self.reconnects))
+            except pymysql.err.MySQLError as exc:
+                raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
+            except Exception as exc:
+                if type(exc).__name__ == "BinLogNotEnabled":
+                    raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
+                raise
+            finally:
+                first = False
+                self._close_stream()
+
+    def committed(self, position: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        self._close_stream()
+        if self._ctl is not None:
+            self._ctl.close()
+            self._ctl = None
+
+    # ------------------------------------------------------------------ start
+
+    def _start_position(self, start: dict[str, Any]) -> Position:
+        assert self._ctl is not None
+        pos = Position.from_checkpoint(start)
+        if pos is None:
+            if self.initial == "current":
+                file, p = server.current_position(self._ctl)
+                pos = Position(file, p)
+            elif isinstance(self.initial, Position):
+                pos = self.initial
+            else:
+                raise SourceError(
+                    "the graph holds no binlog position for this pipeline: run `kbgraph snapshot` first "
+                    "(it loads the tables and records where the stream continues)"
+                )
+        if pos.file is None:
+            raise SourceError(
+                f"the checkpoint holds only a GTID ({pos.gtid}); kbgraph resumes from binlog file/pos: {self._resnap()}"
+            )
+        logs = server.binary_logs(self._ctl)
+        assert pos.file is not None and pos.pos is not None
+        if pos.file not in logs:
+            raise SourceError(
+                f"binlog file {pos.file} of the checkpoint ({pos.describe()}) is no longer on {self.conn.where()} "
+                f"(purged? the server has {', '.join(sorted(logs)) or 'none'}); {self._resnap()}"
+            )
+        if pos.pos > logs[pos.file]:
+            raise SourceError(
+                f"binlog position {pos.describe()} lies beyond the end of {pos.file} ({logs[pos.file]} bytes); {self._resnap()}"
+            )
+        if self._mariadb and not pos.gtid and pos.index == 0:
+            pos = Position(pos.file, pos.pos, server.mariadb_gtid_at(self._ctl, pos.file, pos.pos), 0)
+        return pos
+
+    @staticmethod
+    def _resnap() -> str:
+        return "run `kbgraph snapshot` again to reload the tables and continue from a position the server has"
+
+    # ------------------------------------------------------------------ reading
+
+    def _open(self, pos: Position) -> BinLogStreamReader:
+        self._stream = BinLogStreamReader(
+            connection_settings=self.conn.pymysql_kwargs(),
+            server_id=self.server_id,
+            resume_stream=True,
+            blocking=self.blocking,
+            log_file=pos.file,
+            log_pos=pos.pos,
+            only_events=EVENTS,
+            only_schemas=self.tables.only_schemas(),
+            only_tables=self.tables.only_tables(),
+            slave_heartbeat=self.heartbeat_s if self.blocking else None,
+            is_mariadb=False,
+            enable_logging=False,
+        )
+        return self._stream
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            except Exception:  # closing a dead socket
+                pass
+            self._stream = None
+
+    def _read(self, start: Position, ctx: SourceContext) -> Iterator[Change]:
+        stream = self._open(start)
+        gtids: MariaGtidState | MysqlGtidState = (MariaGtidState if self._mariadb else MysqlGtidState)(start.gtid)
+        file = start.file
+        skip = start.index
+        in_tx = False
+        began = False  # BEGIN seen: a QueryEvent now is part of the transaction, not standalone DDL
+        tx_file, tx_pos, tx_id, tx_gtid = file, start.pos, None, None
+        count = 0  # mapped changes of the current transaction so far (skipped ones included)
+        held: Change | None = None
+        stopping = ctx.stopping
+        tables = self.tables
+
+        def commit(end: int) -> Change | None:
+            nonlocal in_tx, began, skip, held, count
+            if tx_gtid is not None:
+                if isinstance(gtids, MariaGtidState):
+                    gtids.add(tx_gtid[0], tx_gtid[1])
+                else:
+                    gtids.add(tx_gtid[1])
+            after = Position(file, end, str(gtids), 0)
+            out = held
+            if out is not None:
+                out.position = after.fragment()
+                out.tx_end = True
+            self.resume = after
+            in_tx = began = False
+            skip = count = 0
+            held = None
+            return out
+
+        for ev in stream:
+            self.events += 1
+            if stopping.is_set():
+                return
+            cls = type(ev)
+            if cls is WriteRowsEvent or cls is UpdateRowsEvent or cls is DeleteRowsEvent:
+                schema, table = ev.schema, ev.table
+                if not tables.matches(schema, table):
+                    continue
+                if not in_tx:  # rows outside BEGIN (should not happen): a transaction of their own
+                    in_tx, tx_file, tx_pos, tx_id = True, file, ev.packet.log_pos - ev.packet.event_size, None
+                fixer = self._fixer(schema, table)
+                ts_ms = ev.timestamp * 1000
+                tx = tx_id or f"{tx_file}:{tx_pos}"
+                if cls is WriteRowsEvent:
+                    op, key_b, key_a = "insert", None, "values"
+                elif cls is UpdateRowsEvent:
+                    op, key_b, key_a = "update", "before_values", "after_values"
+                else:
+                    op, key_b, key_a = "delete", "values", None
+                for row in ev.rows:
+                    count += 1
+                    if count <= skip:
+                        continue
+                    before = after = None
+                    if key_b is not None:
+                        before = row[key_b]
+                        if fixer:
+                            fixer(before, row["before_none_sources" if op == "update" else "none_sources"])
+                    if key_a is not None:
+                        after = row[key_a]
+                        if fixer:
+                            fixer(after, row["after_none_sources" if op == "update" else "none_sources"])
+                    if held is not None:
+                        held.position = Position(tx_file, tx_pos, str(gtids), count - 1).fragment()
+                        self.resume = Position(tx_file, tx_pos, str(gtids), count - 1)
+                        yield held
+                    held = Change(table, op, before, after, {}, schema, tx, False, ts_ms)  # type: ignore[arg-type]
+            elif cls is XidEvent:
+                out = commit(ev.packet.log_pos)
+                if out is not None:
+                    yield out
+            elif cls is MariadbGtidEvent or cls is GtidEvent:
+                if held is not None:
+                    raise SourceError(
+                        f"the binlog at {file}:{ev.packet.log_pos} starts transaction {ev.gtid} before the previous one "
+                        f"({tx_id}) committed; the stream is inconsistent — {self._resnap()}"
+                    )
+                in_tx, began, count = True, False, 0
+                tx_file, tx_pos, tx_id = file, ev.packet.log_pos - ev.packet.event_size, ev.gtid
+                tx_gtid = (ev.domain_id, ev.gtid) if cls is MariadbGtidEvent else (0, ev.gtid)
+            elif cls is QueryEvent:
+                query = ev.query.strip()
+                fast = _FAST_CONTROL.get(query.upper())
+                if fast == "begin":
+                    if not in_tx:
+                        in_tx, tx_file, tx_pos, tx_id, tx_gtid = True, file, ev.packet.log_pos - ev.packet.event_size, None, None
+                    began = True
+                    continue
+                if fast == "commit":
+                    out = commit(ev.packet.log_pos)
+                    if out is not None:
+                        yield out
+                    continue
+                schema = ev.schema.decode() if isinstance(ev.schema, bytes) else (ev.schema or "")
+                where = f"{file}:{ev.packet.log_pos - ev.packet.event_size}"
+                truncated = self._statement(classify(query), schema or None, where)
+                for change in truncated:
+                    count += 1
+                    if count <= skip:
+                        continue
+                    if held is not None:
+                        held.position = Position(tx_file, tx_pos, str(gtids), count - 1).fragment()
+                        self.resume = Position(tx_file, tx_pos, str(gtids), count - 1)
+                        yield held
+                    change.tx = tx_id or f"{tx_file}:{tx_pos}"
+                    change.ts_ms = ev.timestamp * 1000
+                    held = change
+                if not began:  # a standalone statement (DDL) is its own transaction
+                    out = commit(ev.packet.log_pos)
+                    if out is not None:
+                        yield out
+            elif cls is RotateEvent:
+                file = ev.next_binlog
+            # HeartbeatLogEvent: only wakes us up to look at `stopping`
+
+    def _fixer(self, schema: str, table: str) -> RowFixer:
+        fixer = self._fixers.get((schema, table))
+        if fixer is None:
+            assert self._ctl is not None
+            self._ctl.ping(reconnect=True)
+            fixer = self._fixers[(schema, table)] = RowFixer(table_columns(self._ctl, schema, table, self._mariadb))
+        return fixer
+
+    # ------------------------------------------------------------------ statements
+
+    def _statement(self, st: Statement, default_schema: str | None, where: str) -> list[Change]:
+        """What a QueryEvent means for the graph: truncate changes, a stop, or nothing."""
+        if st.kind in ("control", "create", "other"):
+            return []
+        if st.kind == "dml":
+            hit = sorted(self.tables.names() & st.words)
+            if hit:
+                raise StopAtCheckpoint(
+                    f"the binlog at {where} holds a statement-format change that may touch mapped table {hit[0]} "
+                    f"({_short(st.text)}); its rows cannot be read. Set binlog_format=ROW for every session "
+                    "(and SET GLOBAL binlog_format=ROW), then run `kbgraph snapshot` again"
+                )
+            return []
+        out: list[Change] = []
+        for schema, table in st.tables:
+            schema = schema or default_schema
+            if st.kind == "drop_database":
+                if schema in self.tables.schemas():
+                    raise StopAtCheckpoint(f"the binlog at {where} drops database {schema}, which the mappings read; "
+                                           "fix the mappings, then run `kbgraph snapshot` again")
+                continue
+            pairs = self.tables.matching(schema, table)
+            if not pairs:
+                continue
+            if schema is not None:
+                self._fixers.pop((schema, table), None)  # its columns may have changed
+            name = f"{schema}.{table}" if schema else table
+            if st.kind == "truncate":
+                if self.on_truncate == "stop":
+                    raise StopAtCheckpoint(
+                        f"the binlog at {where} truncates mapped table {name}; the graph is unchanged. Run `kbgraph "
+                        "snapshot` again, or set binlog_truncate=delete to delete its graph elements instead"
+                    )
+                out.append(Change(table, "truncate", None, None, {}, schema))
+                continue
+            if st.kind == "alter" and self.on_ddl == "continue_unmapped" and st.columns is not None:
+                mapped = self.tables.columns(schema, table)
+                if mapped is not None and not (st.columns & mapped):
+                    log.info("continuing past DDL on %s at %s: no mapped column affected", name, where)
+                    continue
+            what = {"alter": "alters", "drop": "drops", "rename": "renames"}.get(st.kind, "changes")
+            advice = (
+                "update the mappings if needed and run `kbgraph snapshot` again"
+                if self.on_ddl == "stop" or st.kind != "alter"
+                else "it touches a mapped column: update the mappings and run `kbgraph snapshot` again"
+            )
+            if self.on_ddl == "stop" and st.kind == "alter":
+                advice += " (or set binlog_ddl=continue_unmapped to pass DDL that touches no mapped column)"
+            raise StopAtCheckpoint(f"the binlog at {where} {what} mapped table {name} ({_short(st.text)}); {advice}")
+        return out
+
+
+def _short(sql: str, limit: int = 120) -> str:
+    one = " ".join(sql.split())
+    return one if len(one) <= limit else one[: limit - 3] + "..."
