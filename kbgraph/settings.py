@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     kafka_format: Literal["auto", "debezium", "maxwell", "canal", "native"] = "auto"
     kafka_dlq_topic: str | None = None
     kafka_topic_prefix: str = "kbgraph"  # publish: <prefix>.<db>.<table>
+    kafka_consumer_options: dict[str, Any] = Field(default_factory=dict)  # extra kafka-python KafkaConsumer options (session_timeout_ms, ...)
+    kafka_producer_options: dict[str, Any] = Field(default_factory=dict)  # extra kafka-python KafkaProducer options (linger_ms, ...)
+    publish_state: Path | None = None  # publish: file holding the acknowledged binlog position (default kbgraph-publish.<pipeline>.json)
 
     @classmethod
     def settings_customise_sources(
