@@ -34,8 +34,8 @@ def plan_groups(ops: Iterable[GraphOp]) -> list[Group]:
             g = last_touch.get(k, -1)
             if g > j:
                 j = g
-        target = last_of.get(id(stmt), -1)
-        if target < j or (target == j and stmt.coalesce == "none"):
+        target = last_of.get(id(stmt))
+        if target is None or target < j or (target == j and stmt.coalesce == "none"):
             target = len(groups)
             groups.append(Group(stmt))
             last_of[id(stmt)] = target

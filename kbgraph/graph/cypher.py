@@ -44,17 +44,28 @@ def stub_is_empty(var: str, key_props: Sequence[str]) -> str:
 
 
 def node_upsert(label: str, key_props: Sequence[str], add_labels: Sequence[str], drop_labels: Sequence[str]) -> str:
-    lines = [
-        "UNWIND $rows AS row",
-        f"MERGE (n:{esc(label)} {key_map(key_props, 'row.k')})",
-        "SET n += row.p",
-        f"REMOVE n.{STUB}",
-    ]
+    """Create the node with all its labels in one write, or update it (filling a stub in).
+
+    Creating with every label at once (rather than MERGE, then adding labels) writes each new node
+    once. Rows never repeat a key inside one statement (the batcher coalesces them), and one
+    pipeline is the only writer of its entity rows, so the OPTIONAL MATCH cannot race.
+    """
+    keys = key_map(key_props, "row.k")
+    update = ["SET n += row.p", f"REMOVE n.{STUB}"]
     if add_labels:
-        lines.append(f"SET n{labels_text(add_labels)}")
+        update.append(f"SET n{labels_text(add_labels)}")
     if drop_labels:
-        lines.append(f"REMOVE n{labels_text(drop_labels)}")
-    return "\n".join(lines)
+        update.append(f"REMOVE n{labels_text(drop_labels)}")
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"OPTIONAL MATCH (n:{esc(label)} {keys})",
+            "FOREACH (_ IN CASE WHEN n IS NULL THEN [1] ELSE [] END |",
+            f"  CREATE (m:{esc(label)}{labels_text(add_labels)} {keys}) SET m += row.p)",
+            "FOREACH (_ IN CASE WHEN n IS NULL THEN [] ELSE [1] END |",
+            "  " + " ".join(update) + ")",
+        ]
+    )
 
 
 def node_delete(label: str, key_props: Sequence[str], drop_labels: Sequence[str]) -> str:

@@ -1,0 +1,206 @@
+"""Core commands: validate, plan, schema print|apply, sync, status."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any, Optional
+
+import orjson
+import typer
+from rich.syntax import Syntax
+from rich.table import Table
+
+from kbgraph.checkpoint import read_checkpoint_info
+from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, schema_app, settings, target_of
+from kbgraph.cli.progress import ProgressReporter, line
+from kbgraph.errors import ChangeError, KbgraphError
+from kbgraph.graph import schema as graph_schema
+from kbgraph.graph.batch import plan_groups
+from kbgraph.graph.cypher import DEAD_LETTER_LABEL
+from kbgraph.mapping import compile_mappings
+from kbgraph.mapping.rules import Mapping
+from kbgraph.pipeline import Pipeline, RunStats
+from kbgraph.settings import Settings
+from kbgraph.sources.registry import SOURCES, build_source
+
+
+def _mapping(s: Settings, mappings: Optional[list[Path]]) -> Mapping:
+    return compile_mappings(mappings or s.mappings)
+
+
+@app.command()
+def validate(
+    mappings: Optional[list[Path]] = MappingsOpt,
+    json_schema: bool = typer.Option(False, "--json-schema", help="print the mapping files' JSON Schema instead"),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Check mapping files; every problem is reported as file:line: key: message."""
+    if json_schema:
+        from kbgraph.mapping.schema_export import mapping_json_schema
+
+        console.print_json(json.dumps(mapping_json_schema()))
+        return
+    s = settings(config)
+    m = _mapping(s, mappings)
+    table = Table("rule", "kind", "table", "graph")
+    for r in m.rules():
+        if r.kind == "entity":
+            graph = f"(:{r.label}{''.join(':' + x for x in r.fixed)}) key {', '.join(r.key_props)}"
+        elif r.kind == "relation":
+            graph = f"(:{r.f_label})-[:{'|'.join(r.types)}]->(:{r.t_label})"
+        else:
+            graph = f"(:{r.owner_label}) {'property node' if r.as_node else 'node property'}"
+        table.add_row(r.name, r.kind, r.table, graph)
+    console.print(table)
+    console.print(f"[green]ok[/]: {len(m.files)} file(s), {len(m.rules())} rule(s), {len(m.tables())} table(s)")
+
+
+@app.command()
+def plan(
+    changes: Path = typer.Option(..., "--changes", "-c", help="JSONL change file"),
+    mappings: Optional[list[Path]] = MappingsOpt,
+    batch_size: int = typer.Option(2000, "--batch-size", help="changes per transaction"),
+    limit: int = typer.Option(3, "--rows", help="parameter rows shown per statement"),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Print the Cypher and parameters a sync would run for a change file, without a database."""
+    import threading
+
+    from kbgraph.sources.jsonl import JsonlSource
+
+    s = settings(config)
+    m = _mapping(s, mappings)
+
+    class _Ctx:
+        stopping = threading.Event()
+
+        def flush(self) -> None: ...
+
+        def checkpoint(self) -> dict[str, Any]:
+            return {}
+
+    ops, batch_no, in_batch = [], 0, 0
+
+    def show() -> None:
+        nonlocal ops, batch_no, in_batch
+        if not in_batch:
+            return
+        batch_no += 1
+        console.rule(f"transaction {batch_no}: {in_batch} change(s)")
+        for g in plan_groups(ops):
+            console.print(f"[bold]-- {g.stmt.name}[/] ({len(g.rows)} row(s))")
+            console.print(Syntax(g.stmt.cypher, "cypher", theme="ansi_dark", background_color="default"))
+            shown = orjson.dumps({"rows": g.rows[:limit]}, default=str, option=orjson.OPT_INDENT_2).decode()
+            console.print(shown + (f"\n… {len(g.rows) - limit} more row(s)" if len(g.rows) > limit else ""),
+                          highlight=False, markup=False)
+        ops, in_batch = [], 0
+
+    for change in JsonlSource(changes).changes({}, _Ctx()):
+        try:
+            ops.extend(m.translate(change))
+        except ChangeError as e:
+            console.print(f"[red]dead letter[/]: {e}", highlight=False)
+        in_batch += 1
+        if in_batch >= batch_size and change.tx_end:
+            show()
+    show()
+
+
+@schema_app.command("print")
+def schema_print(mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
+    """Show the constraints and indexes the mappings need."""
+    m = _mapping(settings(config), mappings)
+    for text in graph_schema.statements(m):
+        console.print(text + ";", highlight=False, markup=False)
+
+
+@schema_app.command("apply")
+def schema_apply(mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
+    """Create the missing constraints and indexes (idempotent)."""
+    s = settings(config)
+    m = _mapping(s, mappings)
+    target = target_of(s)
+    with target.driver() as driver:
+        done = graph_schema.apply_schema(driver, target.database, m)
+    for text in done:
+        console.print(text + ";", highlight=False, markup=False)
+    console.print(f"[green]schema ok[/]: {len(done)} created, {len(m.constraints()) - len(done)} already there")
+
+
+def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = False) -> RunStats:
+    """Build the source, run the pipeline until the source ends or SIGINT/SIGTERM, report."""
+    target = target_of(s)
+    source = build_source(source_name, s, m)
+    pipeline = Pipeline(m, target, name=s.pipeline, batch_size=s.batch_size, flush_ms=s.flush_ms,
+                        queue_size=s.queue_size, on_error=s.on_error)
+    reporter = None if quiet else ProgressReporter(console)
+    pipeline.progress = reporter
+
+    def _stop(signum: int, frame: Any) -> None:
+        pipeline.stop()
+
+    old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stats = pipeline.run(source)
+    finally:
+        if reporter:
+            reporter.close()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if not quiet:
+        console.print(f"[green]done[/]: {line(stats)}", highlight=False)
+        if stats.counts.graph:
+            console.print("graph: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in stats.counts.graph.items()))
+    return stats
+
+
+@app.command()
+def sync(
+    source: str = typer.Option("jsonl", "--source", "-s", help=f"one of: {', '.join(SOURCES)}"),
+    changes: Optional[Path] = typer.Option(None, "--changes", "-c", help="JSONL change file (source jsonl)"),
+    mappings: Optional[list[Path]] = MappingsOpt,
+    pipeline: Optional[str] = PipelineOpt,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="changes per graph transaction"),
+    flush_ms: Optional[int] = typer.Option(None, "--flush-ms", help="flush a partial batch after this long"),
+    on_error: Optional[str] = typer.Option(None, "--on-error", help="dead_letter (default) or stop"),
+    mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="binlog source: mysql://user:pw@host:port"),
+    kafka_bootstrap: Optional[str] = typer.Option(None, "--kafka", help="kafka source: bootstrap servers"),
+    topics: Optional[list[str]] = typer.Option(None, "--topic", help="kafka source: topic (repeatable)"),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Apply changes from a source to the graph, resuming from the pipeline's checkpoint."""
+    s = settings(config, changes=changes, pipeline=pipeline, batch_size=batch_size, flush_ms=flush_ms,
+                 on_error=on_error, mysql_url=mysql_url, kafka_bootstrap=kafka_bootstrap,
+                 kafka_topics=topics or None, mappings=mappings or None)
+    run_pipeline(s, _mapping(s, None), source)
+
+
+@app.command()
+def status(pipeline: Optional[str] = PipelineOpt, config: Optional[Path] = ConfigOpt) -> None:
+    """Show a pipeline's checkpoint, dead letters and what the graph holds."""
+    s = settings(config, pipeline=pipeline)
+    target = target_of(s)
+    with target.driver() as driver:
+        info = read_checkpoint_info(driver, target.database, s.pipeline)
+        labels, _, _ = driver.execute_query(
+            "MATCH (n) UNWIND labels(n) AS label RETURN label, count(*) AS n ORDER BY label", database_=target.database)
+        rels, _, _ = driver.execute_query(
+            "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS n ORDER BY type", database_=target.database)
+        dead, _, _ = driver.execute_query(
+            f"MATCH (d:`{DEAD_LETTER_LABEL}` {{pipeline: $p}}) RETURN count(d) AS n", p=s.pipeline, database_=target.database)
+    console.print(f"graph: {target.describe()}")
+    if info is None:
+        console.print(f"pipeline [bold]{s.pipeline}[/]: no checkpoint yet")
+    else:
+        console.print(f"pipeline [bold]{s.pipeline}[/]: {info.get('changes', 0):,} changes applied, "
+                      f"last at {info.get('updated_at')}")
+        console.print(f"position: {info['position']}", highlight=False)
+    console.print(f"dead letters: {dead[0]['n'] if dead else 0}")
+    t = Table("label / type", "count")
+    for r in labels:
+        t.add_row(":" + r["label"], f"{r['n']:,}")
+    for r in rels:
+        t.add_row("[:" + r["type"] + "]", f"{r['n']:,}")
+    console.print(t)

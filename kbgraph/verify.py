@@ -1,0 +1,92 @@
+"""A comparable picture of the mapped graph, for ``kbgraph verify`` and the convergence tests.
+
+Nodes are compared by labels and properties, relationships by type, properties and the identity
+(label + key) of their endpoints; internal ids never matter. kbgraph's own bookkeeping nodes
+(checkpoints, dead letters) are left out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+import orjson
+
+from kbgraph.graph.cypher import CHECKPOINT_LABEL, DEAD_LETTER_LABEL
+
+_SKIP = (CHECKPOINT_LABEL, DEAD_LETTER_LABEL)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "iso_format"):
+        return f"{type(value).__name__}:{value.iso_format()}"
+    return value
+
+
+def _canon(obj: Any) -> str:
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+
+@dataclass
+class GraphDump:
+    nodes: Counter[str]
+    relationships: Counter[str]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GraphDump) and self.nodes == other.nodes and self.relationships == other.relationships
+
+    def summary(self) -> str:
+        return f"{sum(self.nodes.values())} nodes, {sum(self.relationships.values())} relationships"
+
+    def diff(self, other: "GraphDump", limit: int = 10) -> str:
+        """What ``self`` has that ``other`` lacks, and the reverse (as text, for test failures)."""
+        lines = []
+        for what, mine, theirs in (("node", self.nodes, other.nodes), ("relationship", self.relationships, other.relationships)):
+            extra, missing = mine - theirs, theirs - mine
+            for item in list(extra)[:limit]:
+                lines.append(f"+ {what} {item}")
+            for item in list(missing)[:limit]:
+                lines.append(f"- {what} {item}")
+            if len(extra) > limit or len(missing) > limit:
+                lines.append(f"  ({len(extra)} {what}s only left, {len(missing)} only right)")
+        return "\n".join(lines) or "equal"
+
+
+def dump_graph(driver: neo4j.Driver, database: str) -> GraphDump:
+    nodes: dict[Any, str] = {}
+    idents: dict[Any, str] = {}
+    records, _, _ = driver.execute_query(
+        "MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels, properties(n) AS props",
+        database_=database, routing_=neo4j.RoutingControl.READ,
+    )
+    for r in records:
+        labels = sorted(r["labels"])
+        if any(label in _SKIP for label in labels):
+            continue
+        props = {k: _plain(v) for k, v in r["props"].items()}
+        nodes[r["id"]] = idents[r["id"]] = _canon({"labels": labels, "props": props})
+    records, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN elementId(a) AS a, type(r) AS type, properties(r) AS props, elementId(b) AS b",
+        database_=database, routing_=neo4j.RoutingControl.READ,
+    )
+    rels: Counter[str] = Counter()
+    for r in records:
+        if r["a"] not in idents or r["b"] not in idents:
+            continue
+        props = {k: _plain(v) for k, v in r["props"].items()}
+        rels[_canon({"type": r["type"], "props": props, "from": idents[r["a"]], "to": idents[r["b"]]})] += 1
+    return GraphDump(Counter(nodes.values()), rels)
+
+
+def reset_graph(driver: neo4j.Driver, database: str, chunk: int = 5000) -> None:
+    """Delete every node and relationship (in chunks, so a big graph does not fill one transaction)."""
+    while True:
+        records, _, _ = driver.execute_query(
+            "MATCH (n) WITH n LIMIT $chunk DETACH DELETE n RETURN count(*) AS c", chunk=chunk, database_=database
+        )
+        if not records or records[0]["c"] < chunk:
+            return
