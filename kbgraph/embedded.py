@@ -135,6 +135,11 @@ class EmbeddedGraph:
         return f"bolt://127.0.0.1:{self.bolt_port}"
 
     @property
+    def pid(self) -> int | None:
+        """Process id of the running server (its process group id too), or None."""
+        return self._proc.pid if self.running else None  # type: ignore[union-attr]
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 

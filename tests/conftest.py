@@ -40,6 +40,13 @@ def _kafka_is_stand_in() -> bool:
     return not os.environ.get(KAFKA_ENV)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # kafka-python reads its protocol schemas with a deprecated importlib call, hundreds of times
+    config.addinivalue_line(
+        "filterwarnings", r"ignore:(read_text|open_text) is deprecated:DeprecationWarning"
+    )
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip what a stand-in cannot do; decided from the environment, so no server starts for it."""
     for marker_name, stand_in, who, env in (

@@ -4,12 +4,66 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.support.mysql import REQUIRED, binlog_problems, mysql_connect
 
 pytestmark = pytest.mark.integration
+
+
+# -- the embedded server itself ------------------------------------------------------------
+
+
+def test_embedded_graph_restarts_on_its_data_and_hides_its_password(tmp_path):
+    import subprocess
+
+    import neo4j
+
+    from kbgraph.embedded import EmbeddedGraph
+    from kbgraph.errors import KbgraphError
+
+    data = tmp_path / "graph"
+    g = EmbeddedGraph(data).start()
+    try:
+        pid = g.pid
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().replace("\0", " ")
+        assert "ArcadeDBServer" in args and g.password not in args
+        assert not (data / ".server-args").exists()  # the argument file with the password is gone
+        with neo4j.GraphDatabase.driver(g.uri, auth=(g.user, g.password)) as d:
+            d.execute_query("CREATE (:KbSmoke {id: 7})", database_=g.database)
+    finally:
+        g.stop()
+    assert subprocess.run(["ps", "-p", str(pid)], capture_output=True).returncode != 0  # no java left
+
+    again = EmbeddedGraph(data)  # same folder, no password given: the stored one is used
+    with again:
+        assert again.password == g.password
+        with neo4j.GraphDatabase.driver(again.uri, auth=(again.user, again.password)) as d:
+            records, _, _ = d.execute_query("MATCH (n:KbSmoke) RETURN n.id AS id", database_=again.database)
+        assert [r["id"] for r in records] == [7]
+    assert "Server is down" in (data / "server.log").read_text()
+
+    with pytest.raises(KbgraphError, match="refused the password"):
+        EmbeddedGraph(data, password="not-the-one").start()
+
+
+def test_embedded_graph_failure_names_the_log(tmp_path):
+    import socket
+
+    from kbgraph.embedded import EmbeddedGraph
+    from kbgraph.errors import KbgraphError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        g = EmbeddedGraph(tmp_path / "g", bolt_port=port, http_port=port)
+        with pytest.raises(KbgraphError, match=r"failed to start; last lines of .*server\.log") as err:
+            g.start(timeout=60)
+    assert "Unable to listen" in str(err.value)
+    assert not g.running
 
 
 # -- graph ---------------------------------------------------------------------------------
