@@ -185,12 +185,29 @@ class EntityCompiled:
     def view(self, row: Row | None) -> _NodeView | None:
         if row is None or not self.where(row):
             return None
+        return _NodeView(self.key_of(row), self.chooser(row) if self.chooser else None, self.props.props(row))
+
+    def key_of(self, row: Row) -> tuple[Any, ...]:
         key = self.keys.key(row)
         if key is None:
             raise ChangeError(f"rule {self.name!r}: a key column of {self.keys.columns} is NULL")
-        return _NodeView(key, self.chooser(row) if self.chooser else None, self.props.props(row))
+        return key
+
+    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]]) -> None:
+        old, new = self.view(before), self.view(after)
+        if before is not None and after is not None:
+            # A key change moves the node, whether or not the row passes the filter: the node may
+            # be a stub that rows referencing this key (which follow it, like ON UPDATE CASCADE) keep.
+            k_old, k_new = self.key_of(before), self.key_of(after)
+            if k_old != k_new:
+                refs = (("n", self.label, k_old), ("n", self.label, k_new))
+                out[REKEY].append(GraphOp(self.rekey, {"o": list(k_old), "n": list(k_new)}, refs, None))
+                if old is not None:
+                    old.key = k_new
+        self.ops(old, new, out)
 
     def ops(self, old: _NodeView | None, new: _NodeView | None, out: list[list[GraphOp]]) -> None:
+        """``old`` and ``new`` have the same key here (a re-key was emitted before)."""
         if old is None and new is None:
             return
         if new is None:
@@ -201,12 +218,8 @@ class EntityCompiled:
         if old is None:
             p = new.props
         else:
-            if old.key != new.key:
-                oref = ("n", self.label, old.key)
-                row = {"o": list(old.key), "n": list(new.key)}
-                out[REKEY].append(GraphOp(self.rekey, row, (oref, ref), None))
             p = diff(old.props, new.props)
-            if not p and old.label == new.label and old.key == new.key:
+            if not p and old.label == new.label:
                 return
         out[NODE_UPSERT].append(GraphOp(self.upserts[new.label], {"k": list(new.key), "p": p}, (ref,), ref))
 
@@ -266,6 +279,9 @@ class RelationCompiled:
         if rtype is None:
             return None
         return _EdgeView(_row_id(self.name, self.key_cols, row), rtype, f, t, self.props.props(row))
+
+    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]]) -> None:
+        self.ops(self.view(before), self.view(after), out)
 
     def _refs(self, v: _EdgeView) -> tuple:
         return (("e", v.id), ("n", self.f_label, v.f), ("n", self.t_label, v.t))
@@ -346,6 +362,9 @@ class PropertyCompiled:
             )
         return _PropView(None, owner, {attr + k[5:]: v for k, v in value.items()})
 
+    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]]) -> None:
+        self.ops(self.view(before), self.view(after), out)
+
     def ops(self, old: _PropView | None, new: _PropView | None, out: list[list[GraphOp]]) -> None:
         if self.as_node:
             self._node_ops(old, new, out)
@@ -396,7 +415,7 @@ def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
     after = change.after if change.op != "delete" else None
     for rule in rules:
         try:
-            rule.ops(rule.view(before), rule.view(after), out)
+            rule.translate(before, after, out)
         except ChangeError as e:
             raise ChangeError(f"{change.describe()}: {e}") from None
     return [op for bucket in out for op in bucket]
