@@ -7,7 +7,6 @@ user can find in the file (pydantic's union member names and aliases are transla
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import typing
 from collections import defaultdict
@@ -24,7 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from kbgraph.errors import MappingError
 from kbgraph.mapping.ddl import parse_ddl
 from kbgraph.mapping.model import MappingFile
-from kbgraph.mapping.validate import check_files, format_path
+from kbgraph.mapping.validate import check_files, closest, format_path
 
 __all__ = ["LoadedFile", "format_path", "load_mapping_files"]
 
@@ -270,10 +269,10 @@ def _pydantic_problems(lf_path: Path, doc: Any, exc: ValidationError) -> list[tu
         elif e.type == "extra_forbidden":
             model = _model_at(path[:-1])
             valid = _keys_of(model) if model else []
-            close = difflib.get_close_matches(str(path[-1]), valid, n=1, cutoff=0.6)
+            hit = closest(str(path[-1]), valid)
             text = f"unknown key {path[-1]!r}"
-            if close:
-                text += f" (did you mean {close[0]!r}?)"
+            if hit:
+                text += f" (did you mean {hit!r}?)"
             elif valid:
                 text += f"; allowed here: {', '.join(valid)}"
         else:

@@ -16,20 +16,27 @@ from kbgraph.mapping.where import compile_where
 if TYPE_CHECKING:
     from kbgraph.mapping.loader import LoadedFile
 
-__all__ = ["check_files", "format_path"]
+__all__ = ["check_files", "closest", "format_path"]
 
 Loc = tuple[str | int, ...]
 
 
 class _Report:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
+    def __init__(self, files: list["LoadedFile"]) -> None:
+        self.order = {id(lf): i for i, lf in enumerate(files)}
+        self.items: list[tuple[int, int, str]] = []
 
     def add(self, lf: "LoadedFile", loc: Loc, text: str, line_loc: Loc | None = None) -> None:
         """A problem shown at key path ``loc``, on the line of ``line_loc`` (default ``loc``)."""
         line = lf.line_of(line_loc if line_loc is not None else loc)
         head = f"{lf.path}:{line}" if line is not None else str(lf.path)
-        self.lines.append(f"{head}: {format_path(loc)}: {text}" if loc else f"{head}: {text}")
+        msg = f"{head}: {format_path(loc)}: {text}" if loc else f"{head}: {text}"
+        self.items.append((self.order.get(id(lf), 0), line or 0, msg))
+
+    @property
+    def lines(self) -> list[str]:
+        """Messages by file, then line (stable within a line)."""
+        return [msg for _, _, msg in sorted(self.items, key=lambda t: (t[0], t[1]))]
 
 
 def format_path(loc: Loc) -> str:
@@ -46,15 +53,32 @@ def format_path(loc: Loc) -> str:
 
 
 def _at(lf: "LoadedFile", loc: Loc) -> str:
-    return f"{format_path(loc)} ({lf.path}:{lf.line_of(loc)})"
+    return f"{format_path(loc)} at {lf.path}:{lf.line_of(loc)}"
+
+
+def closest(name: str, options: list[str]) -> str | None:
+    """The option a typo most likely meant: same letters ignoring case, swapped letters, or close."""
+    for o in options:
+        if o.lower() == name.lower():
+            return o
+    for o in options:
+        if sorted(o.lower()) == sorted(name.lower()):
+            return o
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _typo_of(name: str, options: list[str]) -> str | None:
+    """An option equal to name but for case or two swapped letters (never a deliberate name)."""
+    for o in options:
+        if o != name and (o.lower() == name.lower() or sorted(o.lower()) == sorted(name.lower())):
+            return o
+    return None
 
 
 def _suggest(name: str, options: list[str]) -> str:
-    for o in options:
-        if o.lower() == name.lower():
-            return f" (did you mean {o!r}?)"
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    hit = closest(name, options)
+    return f" (did you mean {hit!r}?)" if hit else ""
 
 
 def _ref_line(loc: Loc, ref: ColumnRef) -> Loc:
@@ -118,6 +142,9 @@ def _rule_name(rule: EntityRule | RelationRule | PropertyRule) -> tuple[str, str
     return (rule.name, "name") if rule.name else (rule.table, "table")
 
 
+_SINGULAR = {"entities": "entity", "relations": "relation", "properties": "property"}
+
+
 def _check_names(files: list["LoadedFile"], out: _Report) -> None:
     seen: dict[tuple[str, str], tuple["LoadedFile", Loc]] = {}
     for lf in files:
@@ -129,6 +156,7 @@ def _check_names(files: list["LoadedFile"], out: _Report) -> None:
                 seen[(kind, name)] = (lf, base)
                 continue
             set_key = "rule" if kind == "properties" else "name"
+            kind = _SINGULAR[kind]
             if field == "table":
                 text = (
                     f"{kind} rule name {name!r} (its table) is already used by {_at(*first)}; "
@@ -150,6 +178,7 @@ def _identity_rules(files: list["LoadedFile"]) -> dict[str, tuple["LoadedFile", 
 def _check_labels(files: list["LoadedFile"], out: _Report) -> None:
     ids = _identity_rules(files)
     other_labels: dict[str, EntityRule] = {}  # non-identity label -> an entity rule that sets it
+    stub_keys: dict[str, tuple["LoadedFile", Loc, Endpoint]] = {}
     for lf in files:
         for i, rule in enumerate(lf.model.entities):
             base: Loc = ("entities", i)
@@ -182,6 +211,13 @@ def _check_labels(files: list["LoadedFile"], out: _Report) -> None:
                 ))
         for loc, ep in endpoints:
             _check_endpoint(lf, loc, ep, ids, other_labels, out)
+            if ep.label not in ids and ep.label not in other_labels:  # a label only endpoints name (stub nodes)
+                first = stub_keys.setdefault(ep.label, (lf, loc, ep))
+                if set(first[2].key) != set(ep.key):
+                    out.add(lf, loc + ("key",), (
+                        f"nodes labelled {ep.label!r} are keyed by {', '.join(map(repr, first[2].key))} at "
+                        f"{_at(first[0], first[1] + ('key',))}; use the same key properties here"
+                    ))
 
 
 def _check_endpoint(
@@ -197,16 +233,17 @@ def _check_endpoint(
                 f"are found by their first label {rule.labels[0]!r}"
             ))
         else:
-            out.add(lf, loc + ("label",), (
-                f"no entity rule has the identity label {ep.label!r}{_suggest(ep.label, sorted(ids))}; "
-                "an endpoint names the first label of an entity rule"
-            ))
+            typo = _typo_of(ep.label, sorted(ids))
+            if typo:  # an endpoint label no entity rule owns only ever gets stub nodes: a typo here is silent
+                out.add(lf, loc + ("label",), (
+                    f"no entity rule has the identity label {ep.label!r}; did you mean {typo!r}?"
+                ))
         return
     want = list(hit[2].key_columns)
     if set(ep.key) != set(want):
         out.add(lf, loc + ("key",), (
             f"nodes labelled {ep.label!r} are keyed by {', '.join(map(repr, want))} "
-            f"({_at(hit[0], hit[1])}); use exactly those key properties here, not {', '.join(map(repr, ep.key))}"
+            f"(see {_at(hit[0], hit[1])}); use exactly those key properties here, not {', '.join(map(repr, ep.key))}"
         ))
 
 
@@ -251,7 +288,7 @@ def _check_columns_and_where(files: list["LoadedFile"], out: _Report) -> None:
 
 def check_files(files: list["LoadedFile"]) -> list[str]:
     """Cross-checks over all loaded files; messages formatted ``file:line: key.path: text``."""
-    out = _Report()
+    out = _Report(files)
     _check_names(files, out)
     _check_labels(files, out)
     _check_columns_and_where(files, out)
