@@ -3,7 +3,7 @@
 # least-privilege user 'kbgraph'@'%' (password 'kbgraph') the adapter tests may use.
 # Idempotent: when the server already has the settings it only (re)applies the user grants (< 1 s).
 # Needs root (writes /etc/mysql, may restart mariadbd). Environment:
-#   KBGRAPH_MYSQL_ADMIN   client command as the server's admin (default: mariadb -uroot -h127.0.0.1)
+#   KBGRAPH_MYSQL_ADMIN   client command as the server's admin (default: mariadb -uroot, over the local socket)
 #   KBGRAPH_MYSQL_WAIT    seconds to wait for the server to answer after a restart (default 60)
 set -euo pipefail
 
@@ -11,7 +11,8 @@ CONF_DIR=/etc/mysql/mariadb.conf.d
 CONF_FILE=$CONF_DIR/60-kbgraph-binlog.cnf
 MY_CNF=/etc/mysql/my.cnf
 WAIT=${KBGRAPH_MYSQL_WAIT:-60}
-read -r -a ADMIN <<<"${KBGRAPH_MYSQL_ADMIN:-mariadb -uroot -h127.0.0.1}"
+MARIADBD=/usr/sbin/mariadbd
+read -r -a ADMIN <<<"${KBGRAPH_MYSQL_ADMIN:-mariadb -uroot}"
 WANT="log_bin=ON binlog_format=ROW binlog_row_image=FULL binlog_row_metadata=FULL"
 
 say() { echo "[mariadb-binlog] $*"; }
@@ -21,7 +22,8 @@ if [[ $EUID -ne 0 ]]; then
     command -v sudo >/dev/null && exec sudo -n -- "$0" "$@"
     die "run as root (it writes $CONF_FILE and may restart mariadbd)"
 fi
-command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || die "MariaDB server (mariadbd) is not installed"
+[[ -x $MARIADBD ]] || die "MariaDB server ($MARIADBD) is not installed"
+command -v start-stop-daemon >/dev/null || die "start-stop-daemon not found (Debian package dpkg)"
 command -v "${ADMIN[0]}" >/dev/null || die "client '${ADMIN[0]}' not found"
 
 sql() { "${ADMIN[@]}" --batch --skip-column-names -e "$1" </dev/null; }
@@ -64,21 +66,26 @@ if [[ -f $MY_CNF ]] && ! grep -Eq "^[[:space:]]*!includedir[[:space:]]+$CONF_DIR
     say "added !includedir $CONF_DIR/ to $MY_CNF"
 fi
 
-# 2. restart the server when it runs without these settings (or start it when it is down)
+# 2. apply the settings: the row format ones at runtime when the binlog is already on; a restart
+#    when it is off (or when the server is down: start it)
+mariadbd_running() { start-stop-daemon --status --exec "$MARIADBD" >/dev/null 2>&1; }
+START=0
 if answers; then
     have=$(current)
+    if [[ $have != "$WANT" && $have == log_bin=ON* ]]; then
+        say "server has: $have; setting the row format at runtime"
+        sql "SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_row_image = 'FULL';
+             SET GLOBAL binlog_row_metadata = 'FULL'" || true
+        have=$(current)
+    fi
     if [[ $have != "$WANT" ]]; then
         say "server has: $have; restarting it to get: $WANT"
-        "${ADMIN[0]}-admin" "${ADMIN[@]:1}" shutdown </dev/null 2>/dev/null || "${ADMIN[@]}" -e "SHUTDOWN" </dev/null
+        "${ADMIN[0]}-admin" "${ADMIN[@]:1}" shutdown </dev/null 2>/dev/null || sql "SHUTDOWN" || true
         for ((i = 0; i < WAIT * 4; i++)); do
-            answers || break
+            mariadbd_running || answers || break
             sleep 0.25
         done
-        answers && die "MariaDB did not shut down within ${WAIT}s"
-        pgrep -x mariadbd >/dev/null && for ((i = 0; i < WAIT * 4; i++)); do
-            pgrep -x mariadbd >/dev/null || break
-            sleep 0.25
-        done
+        mariadbd_running && die "MariaDB did not shut down within ${WAIT}s"
         START=1
     fi
 else
@@ -87,7 +94,7 @@ else
 fi
 if [[ ${START:-0} == 1 ]]; then
     mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
-    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    start-stop-daemon --start --oknodo --background --exec "$MARIADBD"
     wait_until_answers
     have=$(current)
     [[ $have == "$WANT" ]] || die "after a restart the server still has: $have (want: $WANT); check $CONF_FILE is read (mariadbd --print-defaults)"

@@ -104,8 +104,12 @@ def mysql_url() -> str:
     try:
         conn = mysql_connect(url)
     except Exception as e:  # noqa: BLE001 - any failure here means the same thing to the tester
-        pytest.fail(f"MariaDB/MySQL at {redact(url)} does not answer ({e}); start it, set "
-                    f"KBGRAPH_TEST_MYSQL_URL, and {MYSQL_FIX}", pytrace=False)
+        problem = str(e)
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(f"MariaDB/MySQL at {redact(url)} does not answer ({problem}); start it (or set "
+                    f"KBGRAPH_TEST_MYSQL_URL) and {MYSQL_FIX}", pytrace=False)
     try:
         problems = binlog_problems(conn)
     finally:
