@@ -57,14 +57,18 @@ def _at(lf: "LoadedFile", loc: Loc) -> str:
 
 
 def closest(name: str, options: list[str]) -> str | None:
-    """The option a typo most likely meant: same letters ignoring case, swapped letters, or close."""
+    """The option a typo most likely meant: same but for case, swapped letters, cut short, or close."""
     for o in options:
         if o.lower() == name.lower():
             return o
     for o in options:
         if sorted(o.lower()) == sorted(name.lower()):
             return o
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if len(name) >= 3:
+        for o in options:
+            if o.lower().startswith(name.lower()):  # cut short: 'src' for 'src_id'
+                return o
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
     return close[0] if close else None
 
 

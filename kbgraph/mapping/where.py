@@ -177,6 +177,8 @@ def _coerce(a: Any, b: Any) -> tuple[Any, Any]:
         if isinstance(a, datetime) != isinstance(b, datetime):  # date vs datetime: midnight
             a = a if isinstance(a, datetime) else datetime(a.year, a.month, a.day, tzinfo=getattr(b, "tzinfo", None))
             b = b if isinstance(b, datetime) else datetime(b.year, b.month, b.day, tzinfo=getattr(a, "tzinfo", None))
+        if isinstance(a, datetime) and (a.tzinfo is None) != (b.tzinfo is None):
+            raise TypeError  # aware vs naive: refuse rather than guess a zone
         return a, b
     if isinstance(a, (bytes, bytearray)) and isinstance(b, str):
         return bytes(a), b.encode()
