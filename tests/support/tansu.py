@@ -13,9 +13,13 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO
+
+from kbgraph.embedded import _die_with_parent
 
 
 def tansu_binary() -> Path:
@@ -32,6 +36,10 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _on_linux_main_thread() -> bool:
+    return sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
 
 
 class Tansu:
@@ -62,6 +70,8 @@ class Tansu:
              "--storage-engine", "memory://tansu/"],
             cwd=self.work_dir, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             env=env, start_new_session=True,
+            # killed by the kernel if the test process dies without running its finalizers
+            preexec_fn=_die_with_parent if _on_linux_main_thread() else None,  # noqa: PLW1509
         )
         deadline = time.monotonic() + timeout
         while True:
