@@ -81,6 +81,7 @@ class BinlogSource:
         self._mariadb = True
         self.resume: Position | None = None  # after the last change yielded (or skipped whole tx)
         self.reconnects = 0
+        self.reconnected_at: list[Position] = []  # where each reconnect resumed (for tests / logs)
         self.events = 0  # events read since the last (re)connect
 
     # ------------------------------------------------------------------ Source protocol
@@ -123,6 +124,7 @@ class BinlogSource:
                     ) from None
                 log.warning("binlog connection lost (error %s); reconnecting from %s", code, self.resume.describe())
                 self.reconnects += 1
+                self.reconnected_at.append(self.resume)
                 self._close_stream()
                 ctx.stopping.wait(min(2.0, 0.1 * self.reconnects))
             except pymysql.err.MySQLError as exc:
@@ -330,8 +332,11 @@ class BinlogSource:
     def _fixer(self, schema: str, table: str) -> RowFixer:
         fixer = self._fixers.get((schema, table))
         if fixer is None:
-            assert self._ctl is not None
-            self._ctl.ping(reconnect=True)
+            try:
+                assert self._ctl is not None
+                self._ctl.ping()
+            except pymysql.err.MySQLError:
+                self._ctl = self.conn.connect()
             fixer = self._fixers[(schema, table)] = RowFixer(table_columns(self._ctl, schema, table, self._mariadb))
         return fixer
 

@@ -1,0 +1,112 @@
+"""Helpers of the binlog / snapshot integration tests (not a test module)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pymysql
+
+from kbgraph.change import Change
+from kbgraph.sources.binlog.position import Position
+from kbgraph.sources.binlog.reader import BinlogSource
+from kbgraph.sources.binlog.server import ConnInfo, current_position
+from kbgraph.sources.binlog.tables import MappedTables
+from tests.support.mysql import mysql_connect
+
+
+class Ctx:
+    """A SourceContext for running a source without a pipeline."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+
+    def flush(self) -> None:
+        pass
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {}
+
+
+def conn_info(url: str) -> ConnInfo:
+    return ConnInfo.from_url(url)
+
+
+def sql(url: str, *statements: str, db: str | None = None) -> None:
+    conn = mysql_connect(url, db)
+    try:
+        with conn.cursor() as cur:
+            for s in statements:
+                cur.execute(s)
+    finally:
+        conn.close()
+
+
+def position_now(url: str) -> Position:
+    conn = mysql_connect(url)
+    try:
+        return Position(*current_position(conn))
+    finally:
+        conn.close()
+
+
+def source(url: str, db: str, tables: list[str], columns: dict[str, set[str]] | None = None, **kw: Any) -> BinlogSource:
+    cols = columns or {}
+    kw.setdefault("blocking", False)
+    kw.setdefault("server_id", 4300 + threading.get_ident() % 500)
+    return BinlogSource(
+        conn_info(url), MappedTables({(db, t) for t in tables}, lambda s, t: cols.get(t, set())), **kw
+    )
+
+
+def read_all(src: BinlogSource, start: dict[str, Any] | None = None, limit: int | None = None) -> list[Change]:
+    out: list[Change] = []
+    try:
+        for ch in src.changes(start or {}, Ctx()):
+            out.append(ch)
+            if limit is not None and len(out) >= limit:
+                break
+    finally:
+        src.close()
+    return out
+
+
+def merged(changes: list[Change], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    cp = dict(base or {})
+    for ch in changes:
+        cp.update(ch.position)
+    return cp
+
+
+def essence(changes: list[Change]) -> list[tuple[Any, ...]]:
+    """What must be equal between two reads of the same stretch of binlog."""
+    return [(c.schema, c.table, c.op, _freeze(c.before), _freeze(c.after), c.tx, c.tx_end) for c in changes]
+
+
+def _freeze(row: dict[str, Any] | None) -> Any:
+    if row is None:
+        return None
+    return tuple(sorted((k, tuple(sorted(v)) if isinstance(v, set) else v) for k, v in row.items()))
+
+
+def dump_thread_ids(url: str) -> list[int]:
+    conn = mysql_connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%%'")
+            return [int(r[0]) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def kill(url: str, ids: list[int]) -> None:
+    conn = mysql_connect(url)
+    try:
+        with conn.cursor() as cur:
+            for i in ids:
+                try:
+                    cur.execute(f"KILL {int(i)}")
+                except pymysql.err.OperationalError:
+                    pass  # already gone
+    finally:
+        conn.close()
