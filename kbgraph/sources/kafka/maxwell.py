@@ -6,9 +6,11 @@ only*, so the before image of an update is ``data`` overlaid with ``old``. DDL r
 (``database-*``/``table-*`` types, with ``sql``/``def``) are recognised and not mapped; bootstrap
 markers and heartbeats are control records.
 
-Maxwell writes no column types: values are the JSON ones. Numbers with a fraction are read exactly
-(``decimal.Decimal``, as Maxwell writes DECIMAL columns as JSON numbers); declare ``type: float`` in
-the mapping for FLOAT/DOUBLE columns. Dates and times stay the text Maxwell writes.
+Maxwell writes no column types: values are the JSON ones. A number with a fraction is a float that
+remembers the text it was written as (``ExactNumber``): DOUBLE columns stay floats, and a DECIMAL
+column (which Maxwell writes as a JSON number such as ``12.50``) mapped with ``type: decimal`` keeps
+its exact digits and scale. Dates and times stay the text Maxwell writes (map them with ``type:
+date`` / ``datetime``).
 
 A Maxwell transaction (same ``xid``) may be spread over partitions (Maxwell partitions by key), so
 each record is applied as its own transaction; ``xid`` is kept in ``Change.meta``.
@@ -27,7 +29,28 @@ ROW_TYPES = {"insert": "insert", "bootstrap-insert": "insert", "update": "update
 CONTROL_TYPES = {"bootstrap-start", "bootstrap-complete", "heartbeat"}
 DDL_PREFIXES = ("database-", "table-", "view-")
 
-_loads = json.JSONDecoder(parse_float=Decimal).decode
+
+
+class ExactNumber(float):
+    """A JSON number with a fraction: a float whose ``repr``/``str`` is the text it was written as."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> "ExactNumber":
+        obj = super().__new__(cls, text)
+        obj.text = text
+        return obj
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+    def exact(self) -> Decimal:
+        return Decimal(self.text)
+
+
+_loads = json.JSONDecoder(parse_float=ExactNumber).decode
 
 
 class MaxwellDecoder:

@@ -1,0 +1,321 @@
+"""``KafkaSource``: change envelopes read in a consumer group, positions kept in the graph.
+
+Several kbgraph processes with the same group (and the same pipeline name) split the partitions;
+each writes the graph checkpoint keys of its own partitions only. The graph checkpoint is the
+truth: on assignment every partition is sought to it (from the start when the graph has none), so a
+crash or a rebalance neither loses nor doubles a change. Offsets are also committed to Kafka after
+each graph commit, for lag tools only.
+
+On revoke, every change read so far is flushed to the graph (with its position) before the
+partitions are given up. A record that cannot be decoded goes to the dead-letter topic and
+consumption continues (or, with ``on_error="stop"``, the run stops at the checkpoint before it);
+a change the mapping or the graph rejects goes there too, through ``dead_letter()``.
+
+Records that yield no change (tombstones, DDL, heartbeats, tables no rule maps) are counted and
+logged; when the last records of a poll for a partition are such records, a position-only change
+(empty table name, no rows, see ``position_marker``) moves the checkpoint past them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from kbgraph.change import Change
+from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
+from kbgraph.sources import SourceContext
+from kbgraph.sources.kafka.dlq import DeadLetters
+from kbgraph.sources.kafka.formats import Router, partition_key, stamp
+from kbgraph.sources.kafka.message import DDL, TOMBSTONE, DecodeError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONSUMER = {
+    "auto_offset_reset": "earliest",  # only used when a sought offset is gone (retention)
+    "max_poll_records": 2000,
+}
+
+
+def position_marker(position: dict[str, Any]) -> Change:
+    """A change that only moves the checkpoint: no table, no rows, so no rule maps it."""
+    return Change("", "truncate", None, None, position=position, meta={"position_only": True})
+
+
+class KafkaSource:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Mapping[str, str],
+        *,
+        group: str = "kbgraph",
+        default_format: str = "auto",
+        dlq_topic: str | None = None,
+        on_error: str = "dead_letter",
+        mapped: Any = None,
+        consumer_options: Mapping[str, Any] | None = None,
+        producer_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not topics:
+            raise SourceError("the kafka source needs at least one topic (kafka_topics)")
+        self.bootstrap = bootstrap
+        self.topics = dict(topics)
+        self.group = group
+        self.on_error = on_error
+        self.router = Router(self.topics, default_format)
+        self.dlq = DeadLetters(bootstrap, dlq_topic or f"{group}.dlq", producer_options)
+        self.consumer_options = {**DEFAULT_CONSUMER, **(consumer_options or {})}
+        self._mapped = mapped  # a Mapping (rules_for) or None to pass every table on
+        self._is_mapped: dict[tuple[str | None, str], bool] = {}
+        self.consumer: Any = None
+        self.counts = {"records": 0, "changes": 0, "tombstones": 0, "control": 0, "ddl": 0, "unmapped": 0, "dead_letters": 0}
+        self._owned: set[Any] = set()  # TopicPartitions assigned now
+        self._skip: dict[Any, tuple[int, int]] = {}  # tp -> (offset, rows already committed of that record)
+        self._yielded: dict[Any, Any] = {}  # tp -> last position value yielded since assignment
+        self._latest: dict[str, Any] = {}  # latest merged checkpoint from committed()
+        self._listener_error: BaseException | None = None
+        self._kafka_committed: dict[Any, int] = {}
+        self._lock = threading.Lock()
+        self._ctx: SourceContext | None = None
+        self._closing = False  # close() revokes too: the pipeline has written all it will by then
+
+    # -- Source protocol -----------------------------------------------------------------------
+    def changes(self, start: dict[str, Any], ctx: SourceContext) -> Iterator[Change]:
+        from kafka import KafkaConsumer
+        from kafka.errors import KafkaError
+
+        self._ctx = ctx
+        try:
+            self.consumer = KafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                group_id=self.group,
+                enable_auto_commit=False,
+                client_id=f"kbgraph-{self.group}",
+                **self.consumer_options,
+            )
+            self.consumer.subscribe(list(self.topics), listener=_Listener(self))
+        except KafkaError as e:
+            raise SourceError(f"cannot reach Kafka at {self.bootstrap} ({type(e).__name__}: {e})") from None
+        log.info("kafka: group %s subscribed to %s", self.group, ", ".join(self.topics))
+        while not ctx.stopping.is_set():
+            self._commit_to_kafka()
+            try:
+                batch = self.consumer.poll(timeout_ms=200)
+            except KafkaError as e:
+                if self._listener_error is not None:
+                    raise self._listener_error from None
+                raise SourceError(f"Kafka consumer failed ({type(e).__name__}: {e})") from None
+            if self._listener_error is not None:
+                raise self._listener_error
+            for tp, records in batch.items():
+                if tp not in self._owned:
+                    continue
+                yield from self._partition_changes(tp, records)
+                if ctx.stopping.is_set():
+                    return
+
+    def _partition_changes(self, tp: Any, records: list[Any]) -> Iterator[Change]:
+        route = self.router.decode
+        key = partition_key(tp.topic, tp.partition)
+        counts = self.counts
+        pending_end: int | None = None  # offset + 1 of trailing records that yielded nothing
+        for rec in records:
+            counts["records"] += 1
+            try:
+                decoded = route(rec)
+            except DecodeError as e:
+                self._reject(rec, str(e))
+                pending_end = rec.offset + 1
+                continue
+            changes = decoded.changes
+            if changes:
+                first = changes[0]
+                if not self._wanted(first.schema, first.table):
+                    counts["unmapped"] += len(changes)
+                    pending_end = rec.offset + 1
+                    continue
+                skip = 0
+                if self._skip:
+                    s = self._skip.pop(tp, None)
+                    if s is not None and s[0] == rec.offset:
+                        skip = s[1]
+                changes = stamp(changes, rec, self.router.format_of(rec.topic), skip)
+                counts["changes"] += len(changes)
+                pending_end = None
+                self._yielded[tp] = rec.offset + 1
+                yield from changes
+            else:
+                self._note(decoded, rec)
+                pending_end = rec.offset + 1
+        if pending_end is not None:
+            self._yielded[tp] = pending_end
+            yield position_marker({key: pending_end})
+
+    def committed(self, position: dict[str, Any]) -> None:
+        """Called by the writer after each graph commit; the reader thread commits to Kafka."""
+        with self._lock:
+            self._latest = position
+
+    def dead_letter(self, change: Change, reason: str) -> None:
+        """The pipeline's hook for a change the mapping or the graph rejected."""
+        meta = change.meta or {}
+        rec = meta.get("record")
+        if rec is None:
+            raise SourceError(f"dead letter for {change.describe()} has no Kafka record: {reason}")
+        row = None
+        if change.tx is not None:
+            pos = change.position.get(partition_key(rec.topic, rec.partition))
+            row = pos[1] - 1 if isinstance(pos, list) else None
+        self.counts["dead_letters"] += 1
+        self.dlq.send(rec, reason, "map", meta.get("format"), row)
+
+    def close(self) -> None:
+        self._closing = True
+        try:
+            if self.consumer is not None:
+                self._commit_to_kafka(sync=True)
+                self.consumer.close(autocommit=False, timeout_ms=10_000)
+        except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
+            log.warning("kafka: closing the consumer failed: %s", e)
+        finally:
+            self.consumer = None
+            self.dlq.close()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _wanted(self, schema: str | None, table: str) -> bool:
+        if self._mapped is None:
+            return True
+        tid = (schema, table)
+        ok = self._is_mapped.get(tid)
+        if ok is None:
+            try:
+                ok = bool(self._mapped.rules_for(schema, table))
+            except ChangeError:
+                ok = True  # ambiguous: let the pipeline report it on the change itself
+            self._is_mapped[tid] = ok
+            if not ok:
+                log.info("kafka: table %s is not mapped; its changes are skipped", f"{schema}.{table}" if schema else table)
+        return ok
+
+    def _note(self, decoded: Any, rec: Any) -> None:
+        kind = decoded.kind
+        if kind == TOMBSTONE:
+            self.counts["tombstones"] += 1
+        elif kind == DDL:
+            self.counts["ddl"] += 1
+            d = decoded.ddl
+            mapped = d.table is not None and self._mapped is not None and self._wanted(d.schema, d.table)
+            (log.warning if mapped else log.info)(
+                "kafka: DDL at %s[%d]@%d on %s: %s (not applied to the graph; later rows carry the new columns)",
+                rec.topic, rec.partition, rec.offset, f"{d.schema}.{d.table}", (d.sql or "")[:200],
+            )
+        else:
+            self.counts["control"] += 1
+            log.debug("kafka: %s at %s[%d]@%d", decoded.note, rec.topic, rec.partition, rec.offset)
+
+    def _reject(self, rec: Any, reason: str) -> None:
+        where = f"{rec.topic}[{rec.partition}]@{rec.offset}"
+        if self.on_error == "stop":
+            raise StopAtCheckpoint(f"cannot decode Kafka record {where}: {reason}; stopped with the checkpoint before it")
+        self.counts["dead_letters"] += 1
+        self.dlq.send(rec, reason, "decode", self.router.format_of(rec.topic))
+
+    def _commit_to_kafka(self, sync: bool = False, only: set[Any] | None = None) -> None:
+        """Commit the graph checkpoint of owned partitions to Kafka (for lag tools)."""
+        with self._lock:
+            position = self._latest
+        if not position or self.consumer is None:
+            return
+        from kafka.structs import OffsetAndMetadata
+
+        offsets = {}
+        for tp in only if only is not None else self._owned:
+            if tp not in self._yielded:
+                continue  # nothing read since assignment: the value may be another worker's
+            v = position.get(partition_key(tp.topic, tp.partition))
+            off = v if isinstance(v, int) else v[0] if isinstance(v, list) and v else None
+            if off is not None and self._kafka_committed.get(tp) != off:
+                offsets[tp] = OffsetAndMetadata(off, "", -1)
+        if not offsets:
+            return
+        try:
+            if sync:
+                self.consumer.commit(offsets)
+            else:
+                self.consumer.commit_async(offsets)
+            self._kafka_committed.update({tp: o.offset for tp, o in offsets.items()})
+        except Exception as e:  # noqa: BLE001 - the graph holds the truth; Kafka offsets are for lag tools
+            log.warning("kafka: committing offsets to Kafka failed (the graph checkpoint is intact): %s", e)
+
+    def _assigned(self, partitions: list[Any]) -> None:
+        assert self._ctx is not None
+        cp = self._ctx.checkpoint()
+        for tp in partitions:
+            v = cp.get(partition_key(tp.topic, tp.partition))
+            if isinstance(v, int):
+                self.consumer.seek(tp, v)
+            elif isinstance(v, list) and len(v) == 2:
+                self.consumer.seek(tp, int(v[0]))
+                self._skip[tp] = (int(v[0]), int(v[1]))
+            elif v is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                raise SourceError(f"checkpoint value {v!r} of {tp.topic}[{tp.partition}] is not a Kafka position")
+            self._owned.add(tp)
+        log.info("kafka: assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{cp.get(partition_key(tp.topic, tp.partition), 'start')}" for tp in partitions) or "nothing")
+
+    def _revoked(self, partitions: list[Any]) -> None:
+        assert self._ctx is not None
+        revoked = set(partitions) & self._owned
+        if revoked and not self._closing:
+            self._ctx.flush()  # every change read from them is in the graph, with its position
+            self._commit_to_kafka(only=revoked)  # async: this runs on the client's IO thread
+        for tp in partitions:
+            self._owned.discard(tp)
+            self._yielded.pop(tp, None)
+            self._skip.pop(tp, None)
+            self._kafka_committed.pop(tp, None)
+        log.info("kafka: revoked %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
+
+    def _lost(self, partitions: list[Any]) -> None:
+        """The group moved on without us (session expired): forget them, write nothing for them."""
+        for tp in partitions:
+            self._owned.discard(tp)
+            self._yielded.pop(tp, None)
+            self._skip.pop(tp, None)
+            self._kafka_committed.pop(tp, None)
+        log.warning("kafka: lost %s (session expired); changes of them already read may still be written, "
+                    "the new owner re-reads from the graph checkpoint", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+
+def _listener_base() -> type:
+    from kafka import ConsumerRebalanceListener
+
+    return ConsumerRebalanceListener
+
+
+class _Listener(_listener_base()):  # type: ignore[misc]
+    """Called during ``poll()`` (on the client's IO thread while the reader thread waits in poll).
+
+    kafka-python logs and wraps a listener's exception; the source keeps the original to re-raise.
+    """
+
+    def __init__(self, source: KafkaSource) -> None:
+        self.source = source
+
+    def _call(self, fn: Any, partitions: Any) -> None:
+        try:
+            fn(list(partitions))
+        except BaseException as e:
+            self.source._listener_error = e
+            raise
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._call(self.source._revoked, revoked)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._call(self.source._assigned, assigned)
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        self._call(self.source._lost, lost)
