@@ -113,7 +113,7 @@ class EmbeddedGraph:
         password: str | None = None,
         heap: str = "512m",
     ) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).absolute()  # the server runs inside it: no relative paths
         self._fixed_bolt = bolt_port
         self._fixed_http = http_port
         self._given_password = password
@@ -228,7 +228,7 @@ class EmbeddedGraph:
 
     def _command(self, pkg: Path) -> list[str]:
         props = {
-            "arcadedb.server.rootPath": str(self.data_dir.resolve()),
+            "arcadedb.server.rootPath": str(self.data_dir),
             "arcadedb.server.httpIncomingHost": "127.0.0.1",
             "arcadedb.server.httpIncomingPort": str(self.http_port),
             "arcadedb.server.plugins": "Bolt:com.arcadedb.bolt.BoltProtocolPlugin",

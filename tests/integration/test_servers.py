@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 # -- the embedded server itself ------------------------------------------------------------
 
 
-def test_embedded_graph_restarts_on_its_data_and_hides_its_password(tmp_path):
+def test_embedded_graph_restarts_on_its_data_and_hides_its_password(tmp_path, monkeypatch):
     import subprocess
 
     import neo4j
@@ -24,8 +24,10 @@ def test_embedded_graph_restarts_on_its_data_and_hides_its_password(tmp_path):
     from kbgraph.embedded import EmbeddedGraph
     from kbgraph.errors import KbgraphError
 
+    monkeypatch.chdir(tmp_path)
     data = tmp_path / "graph"
-    g = EmbeddedGraph(data).start()
+    g = EmbeddedGraph(Path("graph")).start()  # a relative folder, as `kbgraph demo --data` gives
+    assert g.data_dir == data
     try:
         pid = g.pid
         args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().replace("\0", " ")
