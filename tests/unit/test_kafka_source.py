@@ -1,0 +1,96 @@
+"""KafkaSource's per-partition logic, without a broker: positions, skips, unmapped tables, dead letters."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import orjson
+import pytest
+
+from kbgraph.errors import StopAtCheckpoint
+from kbgraph.sources.kafka import KafkaSource
+from kbgraph.sources.kafka.dlq import dead_letter_headers
+from kbgraph.sources.kafka.message import Message
+
+TP = namedtuple("TP", "topic partition")
+
+
+class Mapped:
+    def rules_for(self, schema, table):
+        return ["rule"] if table != "audit_log" else []
+
+
+class Letters:
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    def send(self, record, reason, stage, fmt, row=None):
+        self.sent.append((record.offset, reason, stage, fmt, row))
+
+    def close(self):
+        pass
+
+
+def native(table: str, i: int) -> bytes:
+    return orjson.dumps({"table": table, "op": "insert", "after": {"id": i}})
+
+
+def source(**kw) -> KafkaSource:
+    s = KafkaSource("127.0.0.1:1", {"t": "auto"}, mapped=Mapped(), **kw)
+    s.dlq = Letters()  # type: ignore[assignment]
+    return s
+
+
+def recs(values: list[bytes | None], start: int = 0) -> list[Message]:
+    return [Message("t", 0, start + i, None, v) for i, v in enumerate(values)]
+
+
+def test_positions_markers_unmapped_and_dead_letters() -> None:
+    s = source()
+    out = list(s._partition_changes(TP("t", 0), recs([native("a", 1), b"{oops", native("audit_log", 2), None, native("a", 3), None])))
+    changes = [c for c in out if c.table]
+    assert [c.after["id"] for c in changes] == [1, 3]
+    assert [c.position for c in changes] == [{"kafka:t:0": 1}, {"kafka:t:0": 5}]
+    # the trailing tombstone moves the checkpoint with a change no rule maps
+    assert out[-1].table == "" and out[-1].position == {"kafka:t:0": 6} and out[-1].meta == {"position_only": True}
+    assert s.dlq.sent == [(1, s.dlq.sent[0][1], "decode", "native", None)] and "not JSON" in s.dlq.sent[0][1]
+    assert s.counts["unmapped"] == 1 and s.counts["tombstones"] == 2 and s.counts["dead_letters"] == 1
+
+
+def test_no_marker_when_the_last_record_has_a_change() -> None:
+    s = source()
+    out = list(s._partition_changes(TP("t", 0), recs([None, native("a", 1)], start=10)))
+    assert [c.position for c in out] == [{"kafka:t:0": 12}]
+
+
+def test_resume_inside_a_multi_row_record_skips_committed_rows() -> None:
+    s = source()
+    canal = orjson.dumps({"type": "INSERT", "isDdl": False, "database": "kb", "table": "a", "mysqlType": {"id": "int"},
+                          "data": [{"id": "1"}, {"id": "2"}, {"id": "3"}]})
+    s._skip[TP("t", 0)] = (7, 2)
+    out = list(s._partition_changes(TP("t", 0), recs([canal], start=7)))
+    assert [c.after["id"] for c in out] == [3] and out[0].position == {"kafka:t:0": 8} and out[0].tx_end
+
+
+def test_stop_policy_stops_at_an_undecodable_record() -> None:
+    s = source(on_error="stop")
+    with pytest.raises(StopAtCheckpoint, match=r"t\[0\]@1"):
+        list(s._partition_changes(TP("t", 0), recs([native("a", 1), b"{oops"])))
+
+
+def test_dead_letter_hook_names_the_row_of_a_multi_row_record() -> None:
+    s = source()
+    canal = orjson.dumps({"type": "INSERT", "isDdl": False, "database": "kb", "table": "a", "mysqlType": {},
+                          "data": [{"id": "1"}, {"id": "2"}]})
+    first, second = s._partition_changes(TP("t", 0), recs([canal], start=4))
+    s.dead_letter(first, "label outside the allow-list")
+    s.dead_letter(second, "graph rejected it")
+    assert s.dlq.sent == [(4, "label outside the allow-list", "map", "canal", 0), (4, "graph rejected it", "map", "canal", None)]
+
+
+def test_dead_letter_headers_keep_the_originals_and_add_coordinates() -> None:
+    rec = Message("orders", 3, 42, b"k", b"v", [("trace", b"abc")])
+    headers = dict(dead_letter_headers(rec, "bad op", "decode", "debezium"))
+    assert headers["trace"] == b"abc"
+    assert headers["kbgraph.dlq.reason"] == b"bad op" and headers["kbgraph.dlq.stage"] == b"decode"
+    assert (headers["kbgraph.dlq.topic"], headers["kbgraph.dlq.partition"], headers["kbgraph.dlq.offset"]) == (b"orders", b"3", b"42")
