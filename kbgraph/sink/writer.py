@@ -109,9 +109,10 @@ class GraphWriter:
         if len(items) == 1:
             item = items[0]
             reason = f"graph rejected {item.change.describe()}: {error.code}: {error.message}"
+            short = f"graph rejected {item.change.describe()}: {error.code}: {(error.message or '').splitlines()[0][:160]}"
             if self.on_error == "stop":
                 raise StopAtCheckpoint(f"{reason}; stopped with the checkpoint just before this change")
-            log.warning("dead letter: %s", reason)
+            log.warning("dead letter: %s", short)
             self.write([Item(item.change, [], ChangeError(reason))])
             return
         mid = len(items) // 2
