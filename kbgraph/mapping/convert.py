@@ -268,8 +268,11 @@ def _raw_bytes(v: Any) -> bytes:
 def _json_default(v: Any) -> Any:
     if isinstance(v, Decimal):
         return format(v, "f")
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(v)).decode("ascii")
+    if isinstance(v, (bytes, bytearray, memoryview)):  # older binlog readers give JSON strings as bytes
+        try:
+            return bytes(v).decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(bytes(v)).decode("ascii")
     if isinstance(v, (set, frozenset)):
         return sorted(map(str, v))
     if isinstance(v, timedelta):
@@ -277,18 +280,24 @@ def _json_default(v: Any) -> Any:
     raise TypeError(f"{type(v).__name__} is not JSON")
 
 
+_JSON_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
 def _json_text(v: Any) -> str:
     try:
-        return orjson.dumps(v, default=_json_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
-    except (TypeError, orjson.JSONEncodeError) as exc:
+        return orjson.dumps(v, default=_json_default, option=_JSON_OPTS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    try:  # bytes keys (older binlog readers): decode them, then once more
+        return orjson.dumps(_decode_bytes(v), default=_json_default, option=_JSON_OPTS).decode()
+    except (TypeError, orjson.JSONEncodeError, UnicodeDecodeError) as exc:
         raise _Bad(str(exc)) from None
 
 
 def _decode_bytes(v: Any) -> Any:
-    """Older binlog readers give JSON documents with ``bytes`` keys and strings."""
     if isinstance(v, dict):
         return {(k.decode() if isinstance(k, bytes) else k): _decode_bytes(x) for k, x in v.items()}
-    if isinstance(v, list):
+    if isinstance(v, (list, tuple)):
         return [_decode_bytes(x) for x in v]
     if isinstance(v, bytes):
         return v.decode("utf-8")
@@ -297,16 +306,13 @@ def _decode_bytes(v: Any) -> Any:
 
 def _json_value(v: Any) -> Any:
     """The JSON document a column value holds (text is parsed)."""
+    if isinstance(v, (dict, list, tuple)):
+        return v
     if isinstance(v, (str, bytes, bytearray, memoryview)):
         try:
             return orjson.loads(bytes(v) if not isinstance(v, str) else v)
         except orjson.JSONDecodeError as exc:
             raise _Bad(f"not JSON ({exc})") from None
-    if isinstance(v, (dict, list, tuple)):
-        try:
-            return _decode_bytes(v)
-        except UnicodeDecodeError:
-            raise _Bad("a key or string is not UTF-8") from None
     if isinstance(v, (bool, int, float)):
         return v
     raise _Bad("")
@@ -325,17 +331,22 @@ def _one_type_list(items: list[Any] | tuple[Any, ...]) -> list[Any] | None:
 _BAD_KEY = re.compile(r"[`\x00-\x1f]")
 
 
-def _flatten_into(out: Flattened, prefix: str, v: Any) -> None:
+def _flatten_into(out: Flattened, prefix: str, v: dict[Any, Any]) -> None:
     for k, x in v.items():
-        k = str(k)
+        k = k.decode() if isinstance(k, bytes) else str(k)
         if _BAD_KEY.search(k):
             raise _Bad(f"JSON key {k!r} has a backtick or control character")
         key = f"{prefix}.{k}" if prefix else k
-        if isinstance(x, dict) and x:
-            _flatten_into(out, key, x)
-        elif isinstance(x, (dict, list)):
-            lst = _one_type_list(x) if isinstance(x, list) else None
+        if isinstance(x, dict):
+            if x:
+                _flatten_into(out, key, x)
+            else:
+                out[key] = "{}"
+        elif isinstance(x, list):
+            lst = _one_type_list(x)
             out[key] = lst if lst is not None else _json_text(x)
+        elif isinstance(x, bytes):
+            out[key] = x.decode("utf-8")
         else:
             out[key] = x  # str, int, float, bool or None (null removes the property)
 
@@ -439,5 +450,7 @@ def compile_converter(ref: ColumnRef, options: Options) -> Callable[[Any], Any]:
             return fn(v)
         except _Bad as exc:
             raise ConversionError(column, v, target, str(exc)) from None
+        except UnicodeDecodeError:
+            raise ConversionError(column, v, target, "text in it is not UTF-8") from None
 
     return convert

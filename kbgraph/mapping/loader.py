@@ -55,13 +55,16 @@ def _line_of(doc: Any, loc: Loc) -> int | None:
     line = 1
     node = doc
     for seg in loc:
-        if isinstance(node, CommentedMap) and seg in node:
-            line = node.lc.key(seg)[0] + 1
-            node = node[seg]
-        elif isinstance(node, CommentedSeq) and isinstance(seg, int) and 0 <= seg < len(node):
-            line = node.lc.item(seg)[0] + 1
-            node = node[seg]
-        else:
+        try:
+            if isinstance(node, CommentedMap) and seg in node:
+                line = node.lc.key(seg)[0] + 1 if seg in node.lc.data else line  # merged (<<:) keys: the map's line
+                node = node[seg]
+            elif isinstance(node, CommentedSeq) and isinstance(seg, int) and 0 <= seg < len(node):
+                line = node.lc.item(seg)[0] + 1
+                node = node[seg]
+            else:
+                break
+        except (KeyError, IndexError, TypeError):
             break
     return line
 

@@ -36,7 +36,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from kbgraph.errors import ChangeError
 
@@ -55,21 +55,6 @@ class Predicate(Protocol):
     columns: frozenset[str]
 
     def __call__(self, row: Mapping[str, Any]) -> bool: ...
-
-
-class _Compiled:
-    __slots__ = ("text", "columns", "_test")
-
-    def __init__(self, text: str, columns: frozenset[str], test: Callable[[Mapping[str, Any]], Tri]):
-        self.text = text
-        self.columns = columns
-        self._test = test
-
-    def __call__(self, row: Mapping[str, Any]) -> bool:
-        return self._test(row) is True
-
-    def __repr__(self) -> str:
-        return f"<where {self.text!r}>"
 
 
 # ---------------------------------------------------------------- tokens
@@ -367,6 +352,9 @@ class _Parser:
             right = self._operand()
             op = _OPS[t.value]
             slow = _make_cmp(op, t.value, text)  # 1 = '1' must coerce, not say False
+            name, lit = getattr(left, "column", None), getattr(right, "constant", _NONE)
+            if name is not None and lit is not _NONE and lit is not None:
+                return _column_vs_literal(name, op, slow, lit, text)
             return _bind2(slow, left, right)
         if self._take("kw", "IS"):
             negate = self._take("kw", "NOT")
@@ -502,6 +490,7 @@ class _Parser:
                 except KeyError:
                     raise WhereEvalError(f"where {text!r}: the row has no column {name!r}") from None
 
+            col.column = name  # type: ignore[attr-defined]
             return col
         if t.kind == "op" and t.value == "(":
             self.i += 1
@@ -509,13 +498,40 @@ class _Parser:
             self._expect("op", ")", "')'")
             return inner
         value = self._operand_const_or_fail()
-        return lambda row: value
+        def const(row: Mapping[str, Any]) -> Any:
+            return value
+
+        const.constant = value  # type: ignore[attr-defined]
+        return const
 
     def _operand_const_or_fail(self) -> Any:
         try:
             return self._operand_const()
         except ValueError:
             raise self._fail("a column, a literal or '('") from None
+
+
+_NONE = object()
+
+
+def _column_vs_literal(
+    name: str, op: Callable[[Any, Any], bool], slow: Callable[[Any, Any], Tri], lit: Any, text: str
+) -> Eval:
+    """The common case, ``deleted = 0``: one closure, no calls when the types already match."""
+    lit_type = type(lit)
+
+    def test(row: Mapping[str, Any]) -> Tri:
+        try:
+            v = row[name]
+        except KeyError:
+            raise WhereEvalError(f"where {text!r}: the row has no column {name!r}") from None
+        if v is None:
+            return None
+        if type(v) is lit_type and lit_type is not datetime:
+            return op(v, lit)
+        return slow(v, lit)
+
+    return test
 
 
 def _bind1(fn: Callable[[Any], Tri], arg: Eval) -> Eval:
@@ -532,4 +548,11 @@ def compile_where(expr: str) -> Predicate:
         raise ValueError(f"a where-expression must be text, not {type(expr).__name__} at column 1")
     parser = _Parser(expr)
     test = parser.parse()
-    return _Compiled(expr, frozenset(parser.columns), test)
+
+    def predicate(row: Mapping[str, Any]) -> bool:  # a plain closure: cheaper to call than __call__
+        return test(row) is True
+
+    predicate.text = expr  # type: ignore[attr-defined]
+    predicate.columns = frozenset(parser.columns)  # type: ignore[attr-defined]
+    predicate.__qualname__ = f"where {expr!r}"
+    return cast(Predicate, predicate)
