@@ -23,10 +23,10 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except StopAtCheckpoint as e:
-        err.print(f"[yellow]stopped:[/] {e}", highlight=False)
+        err.print(f"[yellow]stopped:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(3)
     except KbgraphError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False)
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
