@@ -361,3 +361,58 @@ def expected_dump(graph_server: Any, driver: Any, rows: Iterable[tuple[str, str,
     path = write_jsonl(tmp / "final.jsonl", rows)
     Pipeline(mapping, target_of(graph_server), name="expected").run(JsonlSource(path))
     return dump_graph(driver, graph_server.database)
+
+
+def topic_ends(ends: dict[int, int], topic: str) -> dict[str, int]:
+    return {f"kafka:{topic}:{p}": e for p, e in ends.items()}
+
+
+def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list[Any]:
+    """Every record of a topic (all partitions, from the start), waiting for at least ``expect``."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    try:
+        deadline = time.monotonic() + timeout
+        parts = None
+        while parts is None and time.monotonic() < deadline:
+            parts = c.partitions_for_topic(topic)
+            if parts is None:
+                time.sleep(0.2)
+        assert parts, f"topic {topic} does not exist"
+        c.assign([TopicPartition(topic, p) for p in parts])
+        c.seek_to_beginning()
+        out: list[Any] = []
+        while len(out) < expect and time.monotonic() < deadline:
+            for recs in c.poll(timeout_ms=500).values():
+                out.extend(recs)
+        return out
+    finally:
+        c.close()
+
+
+# -- a worker process (for the crash test): python -m tests.integration.kafka_support CONFIG_JSON ---
+
+
+def worker_main(config: dict[str, Any]) -> None:
+    import logging
+    import os
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from kbgraph.sources.kafka import KafkaSource
+
+    mapping = compile_mappings([KB_MAPPING])
+    target = GraphTarget(config["uri"], config["user"], os.environ["KB_TEST_GRAPH_PASSWORD"], config["database"])
+    source = KafkaSource(config["bootstrap"], {t: "auto" for t in config["topics"]}, group=config["group"], mapped=mapping,
+                         consumer_options=FAST_GROUP)
+    pipeline = Pipeline(mapping, target, name=config["pipeline"], batch_size=config.get("batch_size", 100))
+    signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
+    stats = pipeline.run(source)
+    print(f"worker done: {stats.counts.changes} changes", flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    worker_main(json.loads(sys.argv[1]))
