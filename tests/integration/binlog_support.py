@@ -110,3 +110,53 @@ def kill(url: str, ids: list[int]) -> None:
                     pass  # already gone
     finally:
         conn.close()
+
+
+# -- end to end: the pipeline into the graph ----------------------------------------------
+
+
+def target_of(server: Any) -> Any:
+    from kbgraph.sink.target import GraphTarget
+
+    return GraphTarget(server.uri, server.user, server.password, server.database)
+
+
+def compile_yaml(tmp_path: Any, text: str) -> Any:
+    from kbgraph.mapping import compile_mappings
+
+    path = tmp_path / "mapping.yaml"
+    path.write_text(text, encoding="utf-8")
+    return compile_mappings([path])
+
+
+def snapshot_into(url: str, mapping: Any, target: Any, name: str, chunk: int = 1000, batch_size: int = 2000) -> Any:
+    """Run the snapshot through the pipeline; returns (stats, source)."""
+    from kbgraph.pipeline import Pipeline
+    from kbgraph.sources.snapshot import SnapshotSource, finish
+
+    src = SnapshotSource(conn_info(url), MappedTables.from_mapping(mapping), chunk=chunk)
+    stats = Pipeline(mapping, target, name=name, batch_size=batch_size, flush_ms=10_000).run(src)
+    with target.driver() as driver:
+        finish(driver, target.database, name, src)
+    return stats, src
+
+
+def sync_into(url: str, mapping: Any, target: Any, name: str, batch_size: int = 2000, **kw: Any) -> Any:
+    """Run the binlog source through the pipeline until the end of the binlog."""
+    from kbgraph.pipeline import Pipeline
+
+    kw.setdefault("server_id", 4600 + threading.get_ident() % 300)
+    src = BinlogSource(conn_info(url), MappedTables.from_mapping(mapping), blocking=False, **kw)
+    return Pipeline(mapping, target, name=name, batch_size=batch_size, flush_ms=10_000).run(src)
+
+
+def scratch_dump(url: str, mapping: Any, target: Any, driver: Any) -> Any:
+    """Reset the graph, load the current rows from scratch (a snapshot), and dump it."""
+    from kbgraph.graph.schema import apply_schema
+    from kbgraph.verify import dump_graph, reset_graph
+
+    reset_graph(driver, target.database)
+    apply_schema(driver, target.database, mapping)
+    stats, _ = snapshot_into(url, mapping, target, "scratch")
+    assert stats.counts.dead_letters == 0
+    return dump_graph(driver, target.database)
