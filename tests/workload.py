@@ -180,6 +180,12 @@ class Workload:
                     else:
                         row[column] = new
 
+    def truncate(self, table: str) -> None:
+        """TRUNCATE TABLE: every row goes, with no row events (the binlog logs a statement)."""
+        self.tables[table].clear()
+        self.changes.append(Change(table, "truncate", None, None, schema="kb", tx=f"t{self._tx}"))
+        self._tx += 1
+
     # -- driving -------------------------------------------------------------------------------
     def run(self, n_changes: int) -> list[Change]:
         while len(self.changes) < n_changes:

@@ -57,6 +57,18 @@ def validate(
     console.print(f"[green]ok[/]: {len(m.files)} file(s), {len(m.rules())} rule(s), {len(m.tables())} table(s)")
 
 
+def _cypher_value(v: Any) -> str:
+    """How a parameter value that JSON cannot show travels: date('…'), datetime('…'), …"""
+    import datetime as dt
+
+    for kind, fn in ((dt.datetime, "localdatetime"), (dt.date, "date"), (dt.time, "localtime")):
+        if isinstance(v, kind):
+            if fn != "date" and getattr(v, "tzinfo", None) is not None:
+                fn = fn.replace("local", "")
+            return f"{fn}('{v.isoformat()}')"
+    return str(v)
+
+
 @app.command()
 def plan(
     changes: Path = typer.Option(..., "--changes", "-c", help="JSONL change file"),
@@ -92,9 +104,9 @@ def plan(
         for g in plan_groups(ops):
             console.print(f"[bold]-- {g.stmt.name}[/] ({len(g.rows)} row(s))")
             console.print(Syntax(g.stmt.cypher, "cypher", theme="ansi_dark", background_color="default"))
-            shown = orjson.dumps({"rows": g.rows[:limit]}, default=str, option=orjson.OPT_INDENT_2).decode()
-            console.print(shown + (f"\n… {len(g.rows) - limit} more row(s)" if len(g.rows) > limit else ""),
-                          highlight=False, markup=False)
+            shown = "\n".join("  " + orjson.dumps(r, default=_cypher_value, option=orjson.OPT_PASSTHROUGH_DATETIME).decode() for r in g.rows[:limit])
+            more = f"\n  … {len(g.rows) - limit} more row(s)" if len(g.rows) > limit else ""
+            console.print("$rows:\n" + shown + more, highlight=False, markup=False, soft_wrap=True)
         ops, in_batch = [], 0
 
     for change in JsonlSource(changes).changes({}, _Ctx()):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from kbgraph.graph.ops import GraphOp, Statement, coalesce_rows
+from kbgraph.graph.ops import BARRIER, GraphOp, Statement, coalesce_rows
 
 
 class Group:
@@ -27,9 +27,10 @@ def plan_groups(ops: Iterable[GraphOp]) -> list[Group]:
     groups: list[Group] = []
     last_touch: dict[Hashable, int] = {}  # element key -> index of the last group touching it
     last_of: dict[int, int] = {}  # id(statement) -> index of its last group
+    barrier = -1  # nothing moves before a TRUNCATE's group, and it moves before nothing
     for op in ops:
         stmt = op.stmt
-        j = -1
+        j = len(groups) - 1 if op.keys == BARRIER else barrier
         for k in op.keys:
             g = last_touch.get(k, -1)
             if g > j:
@@ -48,6 +49,8 @@ def plan_groups(ops: Iterable[GraphOp]) -> list[Group]:
         if stmt.coalesce != "none":
             group.index[op.ckey] = len(group.rows)
         group.rows.append(op.row)
+        if op.keys == BARRIER:
+            barrier = target
         for k in op.keys:
             last_touch[k] = target
     return groups

@@ -166,6 +166,64 @@ def prop_node_delete(owner: str, owner_key: Sequence[str], label: str, rel_type:
     )
 
 
+# -- TRUNCATE: every element a rule made from its table goes -------------------------------------
+
+def entity_truncate_read(label: str, key_props: Sequence[str], names: Sequence[str], prefixes: Sequence[str]) -> str:
+    """Read step: each full node of the label, with the properties its rule owns (for the delete)."""
+    keys = "[" + ", ".join(f"n.{esc(p)}" for p in key_props) + "]"
+    owned = f"k IN {_str_list(names)}" + (f" OR any(x IN {_str_list(prefixes)} WHERE k STARTS WITH x)" if prefixes else "")
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (n:{esc(label)}) WHERE n.{STUB} IS NULL",
+            f"RETURN {keys} AS k, [k IN keys(n) WHERE {owned}] AS drop",
+        ]
+    )
+
+
+def edge_truncate(rel_type: str, f_label: str, f_key: Sequence[str], t_label: str, t_key: Sequence[str]) -> str:
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (a)-[r:{esc(rel_type)}]->(b) WHERE r.{ROW_ID} STARTS WITH row.prefix",
+            "DELETE r",
+            "WITH a, b UNWIND [a, b] AS x",
+            "WITH DISTINCT x",
+            f"WHERE {_cleanup_either('x', [(f_label, f_key), (t_label, t_key)])}",
+            "DELETE x",
+        ]
+    )
+
+
+def prop_node_truncate(owner: str, owner_key: Sequence[str], label: str, rel_type: str) -> str:
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (p:{esc(label)}) WHERE p.{ROW_ID} STARTS WITH row.prefix",
+            f"OPTIONAL MATCH (o:{esc(owner)})-[:{esc(rel_type)}]->(p)",
+            "DETACH DELETE p",
+            f"WITH DISTINCT o WHERE o IS NOT NULL AND {stub_is_empty('o', owner_key)}",
+            "DELETE o",
+        ]
+    )
+
+
+def props_truncate_read(label: str, key_props: Sequence[str], reserved: Sequence[str], prefixes: Sequence[str]) -> str:
+    """Read step: each node of the label with the attribute properties on it (not key, mapped or internal)."""
+    keys = "[" + ", ".join(f"n.{esc(p)}" for p in key_props) + "]"
+    keep = f"k IN {_str_list([*key_props, *reserved])} OR k STARTS WITH '_kb'"
+    if prefixes:
+        keep += f" OR any(x IN {_str_list(prefixes)} WHERE k STARTS WITH x)"
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (n:{esc(label)})",
+            f"WITH n, [k IN keys(n) WHERE NOT ({keep})] AS drop WHERE size(drop) > 0",
+            f"RETURN {keys} AS k, drop",
+        ]
+    )
+
+
 def checkpoint_write() -> str:
     return "\n".join(
         [

@@ -24,6 +24,9 @@ class Statement:
     name: str  # for plans, logs and errors: "entity/entity upsert :Person"
     cypher: str
     coalesce: Coalesce
+    # a read-then-write statement: ``cypher`` returns records {k, drop}; each becomes a row
+    # {"k": k, "p": {name: None for name in drop}} of ``then``, run in the same transaction
+    then: "Statement | None" = None
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Statement({self.name!r})"
@@ -34,6 +37,9 @@ class GraphOp(NamedTuple):
     row: dict[str, Any]
     keys: tuple[Hashable, ...]  # graph elements touched: ("n", label, key), ("e", id), ("p", id)
     ckey: Hashable  # coalesce key (unused for coalesce="none")
+
+
+BARRIER = ("*",)  # the key of an operation that touches everything of a label (TRUNCATE)
 
 
 def node_ref(label: str, key: tuple[Any, ...]) -> tuple[str, str, tuple[Any, ...]]:

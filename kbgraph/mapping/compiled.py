@@ -23,7 +23,7 @@ import orjson
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError
 from kbgraph.graph import cypher
-from kbgraph.graph.ops import GraphOp, Statement
+from kbgraph.graph.ops import BARRIER, GraphOp, Statement
 from kbgraph.mapping.convert import Flattened, compile_converter
 from kbgraph.mapping.model import (
     INTERNAL_PREFIX,
@@ -174,6 +174,15 @@ class EntityCompiled:
             f"{name}: delete :{self.label}", cypher.node_delete(self.label, self.key_props, [*self.fixed, *allow]), "merge"
         )
         self.rekey = Statement(f"{name}: re-key :{self.label}", cypher.node_rekey(self.label, self.key_props), "none")
+        names = self.props.names
+        self.truncate_stmt = Statement(
+            f"{name}: truncate :{self.label}",
+            cypher.entity_truncate_read(self.label, self.key_props, names, [n + "." for n in names]),
+            "same", then=self.delete,
+        )
+
+    def truncate(self, out: list[list[GraphOp]]) -> None:
+        out[NODE_DELETE].append(GraphOp(self.truncate_stmt, {"table": self.table}, BARRIER, "truncate"))
 
     @property
     def columns(self) -> set[str]:
@@ -257,6 +266,14 @@ class RelationCompiled:
             t: Statement(f"{name}: delete [:{t}]", cypher.edge_delete(t, self.f_label, f_key, self.t_label, t_key), "same")
             for t in types
         }
+        self.truncates = [
+            Statement(f"{name}: truncate [:{t}]", cypher.edge_truncate(t, self.f_label, f_key, self.t_label, t_key), "same")
+            for t in types
+        ]
+
+    def truncate(self, out: list[list[GraphOp]]) -> None:
+        for stmt in self.truncates:
+            out[REMOVE].append(GraphOp(stmt, {"prefix": self.name + ":"}, BARRIER, "truncate"))
 
     @property
     def types(self) -> list[str]:
@@ -331,9 +348,21 @@ class PropertyCompiled:
             self.unset = Statement(f"{name}: delete :{rule.label}",
                                    cypher.prop_node_delete(self.owner_label, ok, rule.label, rule.rel_type), "same")
             self.node_label = rule.label
+            self.truncate_stmt = Statement(f"{name}: truncate :{rule.label}",
+                                           cypher.prop_node_truncate(self.owner_label, ok, rule.label, rule.rel_type), "same")
         else:
             self.set = Statement(f"{name}: set properties of :{self.owner_label}", cypher.props_set(self.owner_label, ok), "merge")
             self.unset = Statement(f"{name}: unset properties of :{self.owner_label}", cypher.props_unset(self.owner_label, ok), "merge")
+            mapped = sorted(reserved - set(ok))
+            self.truncate_stmt = Statement(
+                f"{name}: truncate attributes of :{self.owner_label}",
+                cypher.props_truncate_read(self.owner_label, ok, mapped, [n + "." for n in mapped]),
+                "same", then=self.unset,
+            )
+
+    def truncate(self, out: list[list[GraphOp]]) -> None:
+        row = {"table": self.table} if not self.as_node else {"prefix": self.name + ":"}
+        out[REMOVE].append(GraphOp(self.truncate_stmt, row, BARRIER, "truncate"))
 
     @property
     def columns(self) -> set[str]:
@@ -408,9 +437,11 @@ Rule = EntityCompiled | RelationCompiled | PropertyCompiled
 
 def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
     """The graph operations of one change over the rules of its table, in application order."""
-    if change.op == "truncate":
-        raise ChangeError(f"{change.describe()}: TRUNCATE of a mapped table is not translated into graph operations")
     out: list[list[GraphOp]] = [[], [], [], [], []]
+    if change.op == "truncate":
+        for rule in rules:
+            rule.truncate(out)
+        return [op for bucket in out for op in bucket]
     before = change.before if change.op != "insert" else None
     after = change.after if change.op != "delete" else None
     for rule in rules:

@@ -136,7 +136,15 @@ class GraphWriter:
         params = {"pipeline": self.pipeline, "position": encode_position(position), "count": len(items)}
 
         def work(tx: neo4j.ManagedTransaction) -> list[Any]:
-            summaries = [tx.run(g.stmt.cypher, rows=g.rows).consume().counters for g in groups]
+            summaries = []
+            for g in groups:
+                result = tx.run(g.stmt.cypher, rows=g.rows)
+                if g.stmt.then is not None:  # read, then write what was read (TRUNCATE)
+                    found = [{"k": r["k"], "p": dict.fromkeys(r["drop"])} for r in result]
+                    summaries.append(result.consume().counters)
+                    if found:
+                        result = tx.run(g.stmt.then.cypher, rows=found)
+                summaries.append(result.consume().counters)
             if dead:
                 tx.run(self._dl, rows=dead, pipeline=self.pipeline).consume()
             tx.run(self._cp, params).consume()

@@ -154,9 +154,12 @@ def test_eav_property_node_owner_change_moves_it(mapping):
     assert [n for n, _ in out] == ["alias: delete :Alias", "alias: upsert :Alias"]
 
 
-def test_truncate_is_refused_clearly(mapping):
-    with pytest.raises(ChangeError, match="TRUNCATE"):
-        ops(mapping, "entity", "truncate")
+def test_truncate_removes_what_each_rule_of_the_table_made(mapping):
+    out = mapping.translate(Change("entity", "truncate", None, None, schema="kb"))
+    # the table's PART_OF edges first, then its nodes (read, then stubbed or deleted)
+    assert [o.stmt.name for o in out] == ["parent: truncate [:PART_OF]", "entity: truncate :Entity"]
+    assert out[0].row == {"prefix": "parent:"}
+    assert out[1].stmt.then is not None and "WHERE n._kb_stub IS NULL" in out[1].stmt.cypher
 
 
 def test_unmapped_table_gives_no_operations(mapping):
