@@ -103,7 +103,7 @@ def plan(
         console.rule(f"transaction {batch_no}: {in_batch} change(s)")
         for g in plan_groups(ops):
             console.print(f"[bold]-- {g.stmt.name}[/] ({len(g.rows)} row(s))")
-            console.print(Syntax(g.stmt.cypher, "cypher", theme="ansi_dark", background_color="default"))
+            console.print(Syntax(g.stmt.cypher, "cypher", theme="ansi_dark", background_color="default"), soft_wrap=True)
             shown = "\n".join("  " + orjson.dumps(r, default=_cypher_value, option=orjson.OPT_PASSTHROUGH_DATETIME).decode() for r in g.rows[:limit])
             more = f"\n  … {len(g.rows) - limit} more row(s)" if len(g.rows) > limit else ""
             console.print("$rows:\n" + shown + more, highlight=False, markup=False, soft_wrap=True)
@@ -113,7 +113,7 @@ def plan(
         try:
             ops.extend(m.translate(change))
         except ChangeError as e:
-            console.print(f"[red]dead letter[/]: {e}", highlight=False)
+            console.print(f"[red]dead letter[/]: {e}", highlight=False, soft_wrap=True)
         in_batch += 1
         if in_batch >= batch_size and change.tx_end:
             show()
@@ -125,7 +125,7 @@ def schema_print(mappings: Optional[list[Path]] = MappingsOpt, config: Optional[
     """Show the constraints and indexes the mappings need."""
     m = _mapping(settings(config), mappings)
     for text in graph_schema.statements(m):
-        console.print(text + ";", highlight=False, markup=False)
+        console.print(text + ";", highlight=False, markup=False, soft_wrap=True)
 
 
 @schema_app.command("apply")
@@ -137,7 +137,7 @@ def schema_apply(mappings: Optional[list[Path]] = MappingsOpt, config: Optional[
     with target.driver() as driver:
         done = graph_schema.apply_schema(driver, target.database, m)
     for text in done:
-        console.print(text + ";", highlight=False, markup=False)
+        console.print(text + ";", highlight=False, markup=False, soft_wrap=True)
     console.print(f"[green]schema ok[/]: {len(done)} created, {len(m.constraints()) - len(done)} already there")
 
 
