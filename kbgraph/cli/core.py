@@ -141,14 +141,23 @@ def schema_apply(mappings: Optional[list[Path]] = MappingsOpt, config: Optional[
     console.print(f"[green]schema ok[/]: {len(done)} created, {len(m.constraints()) - len(done)} already there")
 
 
-def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = False) -> RunStats:
+def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = False,
+                 metrics_port: int | None = None) -> RunStats:
     """Build the source, run the pipeline until the source ends or SIGINT/SIGTERM, report."""
     target = target_of(s)
     source = build_source(source_name, s, m)
     pipeline = Pipeline(m, target, name=s.pipeline, batch_size=s.batch_size, flush_ms=s.flush_ms,
                         queue_size=s.queue_size, on_error=s.on_error)
     reporter = None if quiet else ProgressReporter(console)
-    pipeline.progress = reporter
+    hooks = [h for h in (reporter,) if h is not None]
+    if metrics_port:
+        from kbgraph.metrics import Metrics
+
+        metrics = Metrics(s.pipeline)
+        metrics.serve(metrics_port)
+        hooks.append(metrics)
+        console.print(f"metrics: http://127.0.0.1:{metrics_port}/metrics")
+    pipeline.progress = (lambda stats: [h(stats) for h in hooks]) if hooks else None
 
     def _stop(signum: int, frame: Any) -> None:
         pipeline.stop()
@@ -180,13 +189,14 @@ def sync(
     mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="binlog source: mysql://user:pw@host:port"),
     kafka_bootstrap: Optional[str] = typer.Option(None, "--kafka", help="kafka source: bootstrap servers"),
     topics: Optional[list[str]] = typer.Option(None, "--topic", help="kafka source: topic (repeatable)"),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="serve Prometheus metrics on this port"),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Apply changes from a source to the graph, resuming from the pipeline's checkpoint."""
     s = settings(config, changes=changes, pipeline=pipeline, batch_size=batch_size, flush_ms=flush_ms,
                  on_error=on_error, mysql_url=mysql_url, kafka_bootstrap=kafka_bootstrap,
                  kafka_topics=topics or None, mappings=mappings or None)
-    run_pipeline(s, _mapping(s, None), source)
+    run_pipeline(s, _mapping(s, None), source, metrics_port=metrics_port)
 
 
 @app.command()
