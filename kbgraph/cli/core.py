@@ -15,7 +15,7 @@ from rich.table import Table
 from kbgraph.checkpoint import read_checkpoint_info
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, schema_app, settings, target_of
 from kbgraph.cli.progress import ProgressReporter, line
-from kbgraph.errors import ChangeError, KbgraphError
+from kbgraph.errors import ChangeError
 from kbgraph.graph import schema as graph_schema
 from kbgraph.graph.batch import plan_groups
 from kbgraph.graph.cypher import DEAD_LETTER_LABEL

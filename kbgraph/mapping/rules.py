@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,7 +10,9 @@ from kbgraph.change import Change
 from kbgraph.errors import ChangeError, MappingError
 from kbgraph.graph.cypher import CHECKPOINT_LABEL, ROW_ID
 from kbgraph.graph.ops import GraphOp, Statement
-from kbgraph.mapping.compiled import EntityCompiled, PropertyCompiled, RelationCompiled, Rule, translate_rules
+from kbgraph.mapping.attributes import PropertyCompiled
+
+from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
 from kbgraph.mapping.model import column_name
 
 if TYPE_CHECKING:
@@ -31,6 +33,26 @@ class Constraint:
     def name(self) -> str:
         prefix = "kb_key" if self.kind == "node-unique" else "kb_rel"
         return "_".join([prefix, self.label, *self.props]).replace(".", "_")
+
+
+Rule = EntityCompiled | RelationCompiled | PropertyCompiled
+
+
+def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
+    """The graph operations of one change over the rules of its table, in application order."""
+    out: list[list[GraphOp]] = [[], [], [], [], []]
+    if change.op == "truncate":
+        for rule in rules:
+            rule.truncate(out)
+        return [op for bucket in out for op in bucket]
+    before = change.before if change.op != "insert" else None
+    after = change.after if change.op != "delete" else None
+    for rule in rules:
+        try:
+            rule.translate(before, after, out)
+        except ChangeError as e:
+            raise ChangeError(f"{change.describe()}: {e}") from None
+    return [op for bucket in out for op in bucket]
 
 
 class Mapping:

@@ -1,0 +1,113 @@
+"""What every compiled rule reads a row with: converted columns, property diffs, chosen names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from kbgraph.errors import ChangeError
+from kbgraph.mapping.convert import Flattened, compile_converter
+from kbgraph.mapping.model import ColumnRef, FromColumn, Options, column_name
+from kbgraph.mapping.where import compile_where
+
+Row = dict[str, Any]
+Props = dict[str, Any]
+# Buckets of one change's operations, applied in this order.
+REMOVE, REKEY, NODE_DELETE, NODE_UPSERT, UPSERT = range(5)
+
+
+def _always(row: Row) -> bool:
+    return True
+
+
+class Columns:
+    """Named columns read from a row and converted: ``{prop: converter(row[column])}``."""
+
+    def __init__(self, refs: dict[str, ColumnRef], options: Options) -> None:
+        self.items = [(prop, column_name(ref), compile_converter(ref, options)) for prop, ref in refs.items()]
+
+    @property
+    def names(self) -> list[str]:
+        return [prop for prop, _, _ in self.items]
+
+    @property
+    def columns(self) -> list[str]:
+        return [col for _, col, _ in self.items]
+
+    def key(self, row: Row) -> tuple[Any, ...] | None:
+        """The key values, or None when any is NULL (a NULL foreign key means no element)."""
+        out = []
+        for _, col, conv in self.items:
+            v = row.get(col)
+            if v is None:
+                return None
+            v = conv(v)
+            if v is None:
+                return None
+            if isinstance(v, (dict, list)):
+                raise ChangeError(f"column {col!r} holds a {type(v).__name__}, which cannot be a key")
+            out.append(v)
+        return tuple(out)
+
+    def props(self, row: Row) -> Props:
+        out: Props = {}
+        for prop, col, conv in self.items:
+            v = row.get(col)
+            if v is None:
+                continue
+            v = conv(v)
+            if v is None:
+                continue
+            if isinstance(v, Flattened):
+                for sub, leaf in v.items():
+                    out[f"{prop}.{sub}"] = leaf
+            else:
+                out[prop] = v
+        return out
+
+
+def diff(old: Props, new: Props) -> Props:
+    """What ``SET n += diff`` needs to turn ``old`` into ``new`` (None removes)."""
+    out = {k: v for k, v in new.items() if k not in old or old[k] != v or type(old[k]) is not type(v)}
+    for k in old:
+        if k not in new:
+            out[k] = None
+    return out
+
+
+def nulls(props: Props) -> Props:
+    return dict.fromkeys(props)
+
+
+def row_id(rule: str, cols: Sequence[str], row: Row) -> str:
+    return rule + ":" + orjson.dumps([row.get(c) for c in cols], default=str).decode()
+
+
+class Chooser:
+    """A label or type from a column value, through an allow-list."""
+
+    def __init__(self, spec: FromColumn, what: str, rule: str) -> None:
+        self.column = spec.column
+        self.allow = list(spec.allow)
+        self.what = what
+        self.rule = rule
+
+    def __call__(self, row: Row) -> str | None:
+        v = row.get(self.column)
+        if v is None:
+            return None
+        if v not in self.allow:
+            v2 = str(v)
+            if v2 not in self.allow:
+                raise ChangeError(
+                    f"rule {self.rule!r}: value {v2[:80]!r} of column {self.column!r} is not an allowed "
+                    f"{self.what} ({', '.join(self.allow)})"
+                )
+            return v2
+        return v
+
+
+def where_of(text: str | None) -> Callable[[Row], bool]:
+    return compile_where(text) if text else _always
