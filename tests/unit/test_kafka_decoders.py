@@ -196,3 +196,27 @@ def test_detect_and_topic_formats() -> None:
     assert parse_topics(["a", "b:maxwell"], "auto") == {"a": "auto", "b": "maxwell"}
     with pytest.raises(Exception, match="unknown format"):
         parse_topics(["b:avro"], "auto")
+
+
+def test_debezium_compact_envelopes_decode_like_spaced_ones() -> None:
+    """The converter's compact text takes the schema-once path; spaced text the plain one: same result."""
+    from kbgraph.sources.kafka.debezium import DebeziumDecoder
+
+    for m in records("debezium"):
+        if m.value is None:
+            continue
+        doc = json.loads(m.value)
+        compact = Message(m.topic, 0, m.offset, None, orjson.dumps(doc))
+        spaced = Message(m.topic, 0, m.offset, None, json.dumps(doc).encode())
+        a, b = DebeziumDecoder().decode(compact), DebeziumDecoder().decode(spaced)
+        assert (a.kind, [(c.op, c.before, c.after) for c in a.changes]) == (b.kind, [(c.op, c.before, c.after) for c in b.changes])
+    # a schema whose parameters hold a "payload" key must not fool the split
+    tricky = {"schema": {"type": "struct", "parameters": {"x": 1}, "fields": [{"field": "after", "type": "struct", "fields": [
+        {"field": "d", "type": "int32", "name": "io.debezium.time.Date", "parameters": {"a": "0", "payload": "1"}}]}]},
+        "payload": {"op": "c", "after": {"d": 1}, "source": {"db": "kb", "table": "t"}}}
+    raw = orjson.dumps(tricky)
+    assert b',"payload":' in raw[: raw.rfind(b',"payload":')]
+    dec = DebeziumDecoder()
+    for _ in range(2):
+        (c,) = dec.decode(Message("t", 0, 1, None, raw)).changes
+        assert c.after == {"d": dt.date(1970, 1, 2)}

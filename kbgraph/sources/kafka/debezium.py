@@ -42,6 +42,9 @@ Convert = Callable[[Any], Any]
 
 OPS = {"c": "insert", "r": "insert", "u": "update", "d": "delete", "t": "truncate"}
 _EPOCH = dt.datetime(1970, 1, 1)
+_SCHEMA_HEAD = b'{"schema":'
+_PAYLOAD_KEY = b',"payload":'
+_UNKNOWN: Any = object()
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _UTC = dt.timezone.utc
 
@@ -177,15 +180,49 @@ class DebeziumDecoder:
     def __init__(self) -> None:
         self._schema: Any = None
         self._converters: dict[str, Convert] = {}
+        # schema bytes -> its converters (None: this prefix does not split cleanly, parse it all)
+        self._by_prefix: dict[bytes, dict[str, Convert] | None] = {}
 
     def decode(self, msg: Message) -> Decoded:
-        if msg.value is None:
+        value = msg.value
+        if value is None:
             return NOTHING_TOMBSTONE
+        if value.startswith(_SCHEMA_HEAD):
+            # The JSON converter writes {"schema":{...},"payload":{...}} and the schema repeats in
+            # every record: parse it once per distinct text, and only the payload after that.
+            cut = value.find(_PAYLOAD_KEY)
+            if cut > 0:
+                prefix = value[:cut]
+                converters = self._by_prefix.get(prefix, _UNKNOWN)
+                if converters is _UNKNOWN:
+                    converters = self._learn(prefix, value)
+                if converters is not None:
+                    try:
+                        payload = orjson.loads(value[cut + len(_PAYLOAD_KEY):value.rindex(b"}")])
+                    except (orjson.JSONDecodeError, ValueError):
+                        pass  # not the plain two-key envelope after all: parse it whole below
+                    else:
+                        return self._payload(payload, converters)  # type: ignore[arg-type]
         try:
-            doc = orjson.loads(msg.value)
+            doc = orjson.loads(value)
         except orjson.JSONDecodeError as e:
             raise DecodeError(f"not JSON: {e}") from None
         return self.decode_doc(doc)
+
+    def _learn(self, prefix: bytes, value: bytes) -> dict[str, Convert] | None:
+        """Check once that ``prefix`` is exactly the envelope's schema; remember its converters."""
+        if len(self._by_prefix) >= 256:
+            self._by_prefix.clear()
+        converters: dict[str, Convert] | None = None
+        try:
+            doc = orjson.loads(value)
+            schema = orjson.loads(prefix[len(_SCHEMA_HEAD):])
+            if isinstance(doc, dict) and list(doc) == ["schema", "payload"] and doc["schema"] == schema and isinstance(schema, dict):
+                converters = row_converters(schema)
+        except orjson.JSONDecodeError:
+            converters = None
+        self._by_prefix[prefix] = converters
+        return converters
 
     def decode_doc(self, doc: Any) -> Decoded:
         if not isinstance(doc, dict):
@@ -198,11 +235,14 @@ class DebeziumDecoder:
                 self._converters = row_converters(schema) if isinstance(schema, dict) else {}
                 self._schema = schema
             converters = self._converters
-            if payload is None:
-                return NOTHING_TOMBSTONE
-            if not isinstance(payload, dict):
-                raise DecodeError("a Debezium payload must be a JSON object")
             doc = payload
+        return self._payload(doc, converters)
+
+    def _payload(self, doc: Any, converters: dict[str, Convert]) -> Decoded:
+        if doc is None:
+            return NOTHING_TOMBSTONE
+        if not isinstance(doc, dict):
+            raise DecodeError("a Debezium payload must be a JSON object")
         op = doc.get("op")
         if op is None:
             return _not_a_row(doc)
