@@ -52,7 +52,7 @@ class MappedTables:
 
     def only_schemas(self) -> list[str] | None:
         """For mysql-replication: None when some table is mapped in any schema."""
-        return None if self._any else sorted(s for s, _ in self._exact)  # type: ignore[misc]
+        return None if self._any else sorted({s for s, _ in self._exact})  # type: ignore[type-var]
 
     def only_tables(self) -> list[str]:
         # the library matches bare names in every schema: always paired with only_schemas
