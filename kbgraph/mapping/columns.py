@@ -22,27 +22,39 @@ def _always(row: Row) -> bool:
     return True
 
 
+# Values of these exact types need no conversion for a column of that type (the hot path).
+_AS_IS: dict[str, tuple[type, ...]] = {
+    "auto": (int, str, float, bool), "int": (int,), "str": (str,), "float": (float,), "bool": (bool,),
+}
+
+
 class Columns:
     """Named columns read from a row and converted: ``{prop: converter(row[column])}``."""
 
     def __init__(self, refs: dict[str, ColumnRef], options: Options) -> None:
-        self.items = [(prop, column_name(ref), compile_converter(ref, options)) for prop, ref in refs.items()]
+        self.items = [
+            (prop, column_name(ref), compile_converter(ref, options), _AS_IS.get("auto" if isinstance(ref, str) else ref.type, ()))
+            for prop, ref in refs.items()
+        ]
 
     @property
     def names(self) -> list[str]:
-        return [prop for prop, _, _ in self.items]
+        return [item[0] for item in self.items]
 
     @property
     def columns(self) -> list[str]:
-        return [col for _, col, _ in self.items]
+        return [item[1] for item in self.items]
 
     def key(self, row: Row) -> tuple[Any, ...] | None:
         """The key values, or None when any is NULL (a NULL foreign key means no element)."""
         out = []
-        for _, col, conv in self.items:
+        for _, col, conv, as_is in self.items:
             v = row.get(col)
             if v is None:
                 return None
+            if type(v) in as_is:
+                out.append(v)
+                continue
             v = conv(v)
             if v is None:
                 return None
@@ -53,9 +65,12 @@ class Columns:
 
     def props(self, row: Row) -> Props:
         out: Props = {}
-        for prop, col, conv in self.items:
+        for prop, col, conv, as_is in self.items:
             v = row.get(col)
             if v is None:
+                continue
+            if type(v) in as_is:
+                out[prop] = v
                 continue
             v = conv(v)
             if v is None:
