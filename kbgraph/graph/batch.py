@@ -4,6 +4,11 @@ Operations are placed into groups, one statement each, executed in group order. 
 join an existing group of its statement only if no *later* group touches any of its keys; so
 operations on one key keep their source order, and only operations that cannot affect each other
 are reordered. Inside a group, rows with the same coalesce key are merged into one row.
+
+Node keys carry how they touch the node: ``("u", …)`` an entity upsert (create-or-fill),
+``("m", …)`` a MERGE of an endpoint or owner (creates a stub if missing), ``("n", …)`` anything
+else. An upsert and a MERGE of the same node commute — either order leaves the filled node with
+the relationship — so they may pass each other; everything else on one node keeps its order.
 """
 
 from __future__ import annotations
@@ -26,13 +31,23 @@ class Group:
 def plan_groups(ops: Iterable[GraphOp]) -> list[Group]:
     groups: list[Group] = []
     last_touch: dict[Hashable, int] = {}  # element key -> index of the last group touching it
+    not_upsert: dict[Hashable, int] = {}  # node -> last group touching it other than by an upsert
+    not_merge: dict[Hashable, int] = {}  # node -> last group touching it other than by a MERGE
     last_of: dict[int, int] = {}  # id(statement) -> index of its last group
     barrier = -1  # nothing moves before a TRUNCATE's group, and it moves before nothing
     for op in ops:
         stmt = op.stmt
         j = len(groups) - 1 if op.keys == BARRIER else barrier
         for k in op.keys:
-            g = last_touch.get(k, -1)
+            kind = k[0]
+            if kind == "u":
+                g = not_merge.get(k[1:], -1)
+            elif kind == "m":
+                g = not_upsert.get(k[1:], -1)
+            elif kind == "n":
+                g = max(not_merge.get(k[1:], -1), not_upsert.get(k[1:], -1))
+            else:
+                g = last_touch.get(k, -1)
             if g > j:
                 j = g
         target = last_of.get(id(stmt))
@@ -52,5 +67,13 @@ def plan_groups(ops: Iterable[GraphOp]) -> list[Group]:
         if op.keys == BARRIER:
             barrier = target
         for k in op.keys:
-            last_touch[k] = target
+            kind = k[0]
+            if kind == "u":
+                not_merge[k[1:]] = target
+            elif kind == "m":
+                not_upsert[k[1:]] = target
+            elif kind == "n":
+                not_merge[k[1:]] = not_upsert[k[1:]] = target
+            else:
+                last_touch[k] = target
     return groups

@@ -102,10 +102,11 @@ class PropertyCompiled:
             self._emit(new.owner, new.props, out)
 
     def _emit(self, owner: tuple, p: Props, out: list[list[GraphOp]]) -> None:
-        ref = ("n", self.owner_label, owner)
         if any(v is not None for v in p.values()):
+            ref = ("m", self.owner_label, owner)  # MERGEs the owner: commutes with entity upserts
             out[UPSERT].append(GraphOp(self.set, {"k": list(owner), "p": p}, (ref,), ref))
         else:
+            ref = ("n", self.owner_label, owner)
             out[REMOVE].append(GraphOp(self.unset, {"k": list(owner), "p": p}, (ref,), ref))
 
     def _node_ops(self, old: _PropView | None, new: _PropView | None, out: list[list[GraphOp]]) -> None:
@@ -121,5 +122,5 @@ class PropertyCompiled:
             self._node_upsert(new, new.props, out)
 
     def _node_upsert(self, v: _PropView, p: Props, out: list[list[GraphOp]]) -> None:
-        refs = (("p", v.id), ("n", self.owner_label, v.owner))
+        refs = (("p", v.id), ("m", self.owner_label, v.owner))
         out[UPSERT].append(GraphOp(self.set, {"id": v.id, "k": list(v.owner), "p": p}, refs, refs[0]))

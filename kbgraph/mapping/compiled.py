@@ -107,7 +107,7 @@ class EntityCompiled:
             ref = ("n", self.label, old.key)
             out[NODE_DELETE].append(GraphOp(self.delete, {"k": list(old.key), "p": nulls(old.props)}, (ref,), ref))
             return
-        ref = ("n", self.label, new.key)
+        ref = ("u", self.label, new.key)
         if old is None:
             p = new.props
         else:
@@ -184,20 +184,22 @@ class RelationCompiled:
     def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]]) -> None:
         self.ops(self.view(before), self.view(after), out)
 
-    def _refs(self, v: _EdgeView) -> tuple:
-        return (("e", v.id), ("n", self.f_label, v.f), ("n", self.t_label, v.t))
+    def _refs(self, v: _EdgeView, merge: bool = False) -> tuple:
+        """Elements touched; an upsert only MERGEs its endpoints ("m": commutes with entity upserts)."""
+        kind = "m" if merge else "n"
+        return (("e", v.id), (kind, self.f_label, v.f), (kind, self.t_label, v.t))
 
     def ops(self, old: _EdgeView | None, new: _EdgeView | None, out: list[list[GraphOp]]) -> None:
         if old is not None and new is not None and (old.id, old.type, old.f, old.t) == (new.id, new.type, new.f, new.t):
             p = diff(old.props, new.props)
             if p:
                 row = {"id": new.id, "f": list(new.f), "t": list(new.t), "p": p}
-                out[UPSERT].append(GraphOp(self.upserts[new.type], row, self._refs(new), ("e", new.id)))
+                out[UPSERT].append(GraphOp(self.upserts[new.type], row, self._refs(new, True), ("e", new.id)))
             return
         if old is not None:
             refs = self._refs(old)
             out[REMOVE].append(GraphOp(self.deletes[old.type], {"id": old.id}, refs, refs[0]))
         if new is not None:
             row = {"id": new.id, "f": list(new.f), "t": list(new.t), "p": new.props}
-            refs = self._refs(new)
+            refs = self._refs(new, True)
             out[UPSERT].append(GraphOp(self.upserts[new.type], row, refs, refs[0]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 import sys
 from pathlib import Path
 
@@ -42,8 +43,10 @@ def ent(i, **kw):
             "deleted": 0, "parent_id": None, **kw}
 
 
-def test_sync_refuses_to_start_without_the_schema(graph_server, graph):
-    m = compile_mappings([EXAMPLE])  # labels of its own: nothing applied for them yet in this test
+def test_sync_refuses_to_start_without_the_schema(graph_server, graph, tmp_path):
+    label = f"NoSchema{uuid.uuid4().hex[:8]}"  # a label no other test has made constraints for
+    (tmp_path / "m.yaml").write_text(f"entities:\n  - table: t\n    label: {label}\n    key: [id]\n")
+    m = compile_mappings([tmp_path / "m.yaml"])
     t = GraphTarget(graph_server.uri, graph_server.user, graph_server.password, graph_server.database)
     with pytest.raises(SchemaMissingError, match="kbgraph schema apply"):
         Pipeline(m, t, name="noschema").run(ListSource([]))

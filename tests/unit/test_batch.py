@@ -60,3 +60,33 @@ def test_chained_re_keys_are_never_in_one_statement():
 
 def test_idempotent_deletes_are_deduplicated():
     assert shape(plan_groups([dele(1), dele(1)])) == [("delete", [{"k": [1]}])]
+
+
+EDGE = Statement("edge upsert", "…", "merge")
+NODE_DELETE = Statement("node delete", "…", "merge")
+
+
+def fill(k):
+    ref = ("u", "L", (k,))
+    return GraphOp(UPSERT, {"k": [k], "p": {}}, (ref,), ref)
+
+
+def edge(i, a, b):
+    refs = (("e", i), ("m", "L", (a,)), ("m", "L", (b,)))
+    return GraphOp(EDGE, {"id": i}, refs, refs[0])
+
+
+def node_delete(k):
+    ref = ("n", "L", (k,))
+    return GraphOp(NODE_DELETE, {"k": [k]}, (ref,), ref)
+
+
+def test_entity_upserts_and_endpoint_merges_commute_so_a_bulk_load_is_two_statements():
+    ops = [fill(1), edge("r1", 1, 2), fill(2), edge("r2", 2, 3), fill(3)]
+    assert shape(plan_groups(ops)) == [("upsert", [{"k": [1], "p": {}}, {"k": [2], "p": {}}, {"k": [3], "p": {}}]),
+                                       ("edge upsert", [{"id": "r1"}, {"id": "r2"}])]
+
+
+def test_a_delete_between_them_still_orders_both():
+    ops = [edge("r1", 1, 2), node_delete(1), fill(1)]
+    assert [name for name, _ in shape(plan_groups(ops))] == ["edge upsert", "node delete", "upsert"]
