@@ -8,7 +8,7 @@ rows reference it; ``_kb_id`` identifies a relationship or property node by its 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 STUB = "_kb_stub"
 ROW_ID = "_kb_id"
@@ -110,12 +110,20 @@ def _cleanup_either(var: str, ends: Sequence[tuple[str, Sequence[str]]]) -> str:
     return " OR ".join(f"({var}:{esc(label)} AND {stub_is_empty(var, key)})" for label, key in ends)
 
 
-def edge_delete(rel_type: str, f_label: str, f_key: Sequence[str], t_label: str, t_key: Sequence[str]) -> str:
+def _match_by_row(pattern: Callable[[str], str], var: str, by_prefix: bool) -> str:
+    """MATCH what one row made (``{_kb_id: row.id}``, an index lookup) or every row of a rule (TRUNCATE)."""
+    if by_prefix:
+        return f"MATCH {pattern('')} WHERE {var}.{ROW_ID} STARTS WITH row.prefix"
+    return f"MATCH {pattern(' {' + ROW_ID + ': row.id}')}"
+
+
+def edge_delete(rel_type: str, f_label: str, f_key: Sequence[str], t_label: str, t_key: Sequence[str],
+                by_prefix: bool = False) -> str:
     """Found by its row id (a relationship index), so it is found even after its endpoints were re-keyed."""
     return "\n".join(
         [
             "UNWIND $rows AS row",
-            f"MATCH (a)-[r:{esc(rel_type)} {{{ROW_ID}: row.id}}]->(b)",
+            _match_by_row(lambda m: f"(a)-[r:{esc(rel_type)}{m}]->(b)", "r", by_prefix),
             "DELETE r",
             "WITH a, b UNWIND [a, b] AS x",
             "WITH DISTINCT x",
@@ -153,14 +161,14 @@ def prop_node_upsert(owner: str, owner_key: Sequence[str], label: str, rel_type:
     )
 
 
-def prop_node_delete(owner: str, owner_key: Sequence[str], label: str, rel_type: str) -> str:
+def prop_node_delete(owner: str, owner_key: Sequence[str], label: str, rel_type: str, by_prefix: bool = False) -> str:
     return "\n".join(
         [
             "UNWIND $rows AS row",
-            f"MATCH (p:{esc(label)} {{{ROW_ID}: row.id}})",
+            _match_by_row(lambda m: f"(p:{esc(label)}{m})", "p", by_prefix),
             f"OPTIONAL MATCH (o:{esc(owner)})-[:{esc(rel_type)}]->(p)",
             "DETACH DELETE p",
-            f"WITH o WHERE o IS NOT NULL AND {stub_is_empty('o', owner_key)}",
+            f"WITH DISTINCT o WHERE o IS NOT NULL AND {stub_is_empty('o', owner_key)}",
             "DELETE o",
         ]
     )
@@ -177,33 +185,6 @@ def entity_truncate_read(label: str, key_props: Sequence[str], names: Sequence[s
             "UNWIND $rows AS row",
             f"MATCH (n:{esc(label)}) WHERE n.{STUB} IS NULL",
             f"RETURN {keys} AS k, [k IN keys(n) WHERE {owned}] AS drop",
-        ]
-    )
-
-
-def edge_truncate(rel_type: str, f_label: str, f_key: Sequence[str], t_label: str, t_key: Sequence[str]) -> str:
-    return "\n".join(
-        [
-            "UNWIND $rows AS row",
-            f"MATCH (a)-[r:{esc(rel_type)}]->(b) WHERE r.{ROW_ID} STARTS WITH row.prefix",
-            "DELETE r",
-            "WITH a, b UNWIND [a, b] AS x",
-            "WITH DISTINCT x",
-            f"WHERE {_cleanup_either('x', [(f_label, f_key), (t_label, t_key)])}",
-            "DELETE x",
-        ]
-    )
-
-
-def prop_node_truncate(owner: str, owner_key: Sequence[str], label: str, rel_type: str) -> str:
-    return "\n".join(
-        [
-            "UNWIND $rows AS row",
-            f"MATCH (p:{esc(label)}) WHERE p.{ROW_ID} STARTS WITH row.prefix",
-            f"OPTIONAL MATCH (o:{esc(owner)})-[:{esc(rel_type)}]->(p)",
-            "DETACH DELETE p",
-            f"WITH DISTINCT o WHERE o IS NOT NULL AND {stub_is_empty('o', owner_key)}",
-            "DELETE o",
         ]
     )
 

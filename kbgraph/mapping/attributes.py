@@ -42,7 +42,7 @@ class PropertyCompiled:
                                    cypher.prop_node_delete(self.owner_label, ok, rule.label, rule.rel_type), "same")
             self.node_label = rule.label
             self.truncate_stmt = Statement(f"{name}: truncate :{rule.label}",
-                                           cypher.prop_node_truncate(self.owner_label, ok, rule.label, rule.rel_type), "same")
+                                           cypher.prop_node_delete(self.owner_label, ok, rule.label, rule.rel_type, by_prefix=True), "same")
         else:
             self.set = Statement(f"{name}: set properties of :{self.owner_label}", cypher.props_set(self.owner_label, ok), "merge")
             self.unset = Statement(f"{name}: unset properties of :{self.owner_label}", cypher.props_unset(self.owner_label, ok), "merge")

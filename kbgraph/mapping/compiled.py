@@ -151,7 +151,7 @@ class RelationCompiled:
             for t in types
         }
         self.truncates = [
-            Statement(f"{name}: truncate [:{t}]", cypher.edge_truncate(t, self.f_label, f_key, self.t_label, t_key), "same")
+            Statement(f"{name}: truncate [:{t}]", cypher.edge_delete(t, self.f_label, f_key, self.t_label, t_key, by_prefix=True), "same")
             for t in types
         ]
 
