@@ -70,11 +70,13 @@ class BinlogSource:
         on_truncate: Literal["delete", "stop"] = "delete",
         initial: Position | Literal["current"] | None = None,
         reconnect_s: float = 60.0,
+        until: Position | None = None,
     ) -> None:
         self.conn, self.tables, self.server_id = conn, tables, server_id
         self.blocking, self.heartbeat_s = blocking, heartbeat_s
         self.on_ddl, self.on_truncate = on_ddl, on_truncate
         self.initial, self.reconnect_s = initial, reconnect_s
+        self.until = (until.file, until.pos) if until is not None and until.file is not None else None
         self._ctl: pymysql.connections.Connection | None = None
         self._stream: BinLogStreamReader | None = None
         self._fixers: dict[tuple[str, str], RowFixer] = {}
@@ -222,6 +224,7 @@ class BinlogSource:
         tx_file, tx_pos, tx_id, tx_gtid = file, start.pos, None, None
         count = 0  # mapped changes of the current transaction so far (skipped ones included)
         held: Change | None = None
+        done = [False]  # reached `until`
         stopping = ctx.stopping
         tables = self.tables
 
@@ -238,6 +241,8 @@ class BinlogSource:
                 out.position = after.fragment()
                 out.tx_end = True
             self.resume = after
+            if self.until is not None and (file or "", end) >= self.until:
+                done[0] = True
             in_tx = began = False
             skip = count = 0
             held = None
@@ -245,7 +250,7 @@ class BinlogSource:
 
         for ev in stream:
             self.events += 1
-            if stopping.is_set():
+            if stopping.is_set() or done[0]:
                 return
             cls = type(ev)
             if cls is WriteRowsEvent or cls is UpdateRowsEvent or cls is DeleteRowsEvent:
@@ -285,6 +290,8 @@ class BinlogSource:
                 out = commit(ev.packet.log_pos)
                 if out is not None:
                     yield out
+                if done[0]:
+                    return
             elif cls is MariadbGtidEvent or cls is GtidEvent:
                 if held is not None:
                     raise SourceError(
@@ -306,6 +313,8 @@ class BinlogSource:
                     out = commit(ev.packet.log_pos)
                     if out is not None:
                         yield out
+                    if done[0]:
+                        return
                     continue
                 schema = ev.schema.decode() if isinstance(ev.schema, bytes) else (ev.schema or "")
                 where = f"{file}:{ev.packet.log_pos - ev.packet.event_size}"
@@ -325,6 +334,8 @@ class BinlogSource:
                     out = commit(ev.packet.log_pos)
                     if out is not None:
                         yield out
+                    if done[0]:
+                        return
             elif cls is RotateEvent:
                 file = ev.next_binlog
             # HeartbeatLogEvent: only wakes us up to look at `stopping`
