@@ -12,7 +12,7 @@ binlog source produces (so both sources build the same graph): ``io.debezium.tim
 ``datetime``; ``ZonedTimestamp`` (ISO text) -> aware ``datetime``; ``Time``/``MicroTime``/
 ``NanoTime`` -> ``timedelta`` (a MySQL TIME is a duration); ``Decimal`` (base64 two's complement,
 scale from the schema) and ``VariableScaleDecimal`` -> ``decimal.Decimal``; ``Json`` -> the parsed
-value; ``bytes`` (base64) -> ``bytes``; ``Bits`` -> ``int``. With ``decimal.handling.mode`` string or
+value; ``EnumSet`` ("a,b") -> a set of members; ``bytes`` (base64) -> ``bytes``; ``Bits`` -> ``int``. With ``decimal.handling.mode`` string or
 double the value is already a string or a float and is kept. Without a schema values are kept as
 they are in the JSON.
 """
@@ -111,6 +111,10 @@ def _json(v: Any) -> Any:
         raise DecodeError(f"Json value {v[:40]!r} is not JSON") from None
 
 
+def _enum_set(v: Any) -> Any:
+    return set(v.split(",")) if v else set() if isinstance(v, str) else v
+
+
 def _bits(v: Any) -> int:
     return int.from_bytes(_b64(v), "little")
 
@@ -139,6 +143,7 @@ _BY_NAME: dict[str, Convert] = {
     "io.debezium.time.ZonedTime": _zoned_time,
     "io.debezium.data.Json": _json,
     "io.debezium.data.Bits": _bits,
+    "io.debezium.data.EnumSet": _enum_set,
     "io.debezium.data.VariableScaleDecimal": _variable_decimal,
 }
 

@@ -1,0 +1,315 @@
+"""``kbgraph publish``: the binlog of the mapped tables to Kafka, as Debezium-compatible JSON.
+
+One topic per table, ``<prefix>.<db>.<table>``, keyed by the row's primary key so that one row's
+changes stay in one partition, in order (a table without a primary key goes to partition 0). The
+producer is idempotent (``enable_idempotence``, ``acks=all``): its own retries never duplicate a
+record. The binlog position is kept in a small JSON state file and is advanced only to the last
+change whose records (and every record before it) the brokers acknowledged, so a restart never
+loses a change.
+
+A restart can re-send the changes after the saved position that were acknowledged but not yet
+saved (at most ``save_ms`` worth). Consumers must be idempotent to such repeats: ``kbgraph sync
+--source kafka`` is, because every change carries the full row images and applying a repeated run
+of changes again, in order, leaves the graph as it was (upserts by key, deletes of what is gone).
+
+A TRUNCATE is published as a Debezium ``t`` event only to a single-partition topic: it cannot be
+ordered against rows spread over several partitions, so publish stops there (clean, at the saved
+position) and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kbgraph.change import Change
+from kbgraph.errors import KbgraphError, SourceError, StopAtCheckpoint
+from kbgraph.sources.kafka.envelope import Column, EnvelopeWriter, TableInfo
+
+log = logging.getLogger(__name__)
+
+
+class StateFile:
+    """The acknowledged binlog position, written atomically (temp file, fsync, rename)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text())
+            position = data["position"]
+            if not isinstance(position, dict):
+                raise ValueError("position is not an object")
+            return position
+        except (OSError, ValueError, KeyError) as e:
+            raise KbgraphError(f"publish state file {self.path} is unreadable ({e}); fix or remove it") from None
+
+    def save(self, position: dict[str, Any], messages: int) -> None:
+        data = {"position": position, "messages": messages, "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+
+class TableDescriber:
+    """Column types and primary keys from information_schema (cached per table)."""
+
+    def __init__(self, conn_factory: Any, mariadb: bool | None = None) -> None:
+        self._connect = conn_factory
+        self._conn: Any = None
+        self._mariadb = mariadb
+        self._cache: dict[tuple[str, str], TableInfo] = {}
+
+    def describe(self, schema: str, table: str) -> TableInfo:
+        info = self._cache.get((schema, table))
+        if info is None:
+            info = self._cache[(schema, table)] = self._load(schema, table)
+        return info
+
+    def _load(self, schema: str, table: str) -> TableInfo:
+        from kbgraph.sources.binlog.decode import table_columns
+        from kbgraph.sources.binlog.server import is_mariadb
+
+        if self._conn is None:
+            self._conn = self._connect()
+        else:
+            self._conn.ping(reconnect=True)
+        if self._mariadb is None:
+            self._mariadb = is_mariadb(self._conn)
+        kinds = {c.name: c.data_type for c in table_columns(self._conn, schema, table, self._mariadb)}
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT COLUMN_NAME, NUMERIC_SCALE FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
+            cols = [Column(name, kinds.get(name, "varchar"), int(scale) if scale is not None else None) for name, scale in cur.fetchall()]
+            cur.execute(
+                "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+                "AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX", (schema, table))
+            pk = [r[0] for r in cur.fetchall()]
+        if not cols:
+            log.warning("publish: %s.%s is not in information_schema (dropped?); column types come from the values", schema, table)
+        return TableInfo(schema, table, cols, pk)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+
+@dataclass
+class PublishStats:
+    changes: int = 0
+    messages: int = 0
+    saved: dict[str, Any] | None = None
+    ends: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition) -> last acknowledged offset + 1
+
+
+class _Ctx:
+    """The SourceContext the binlog reader runs with."""
+
+    def __init__(self, publisher: "Publisher") -> None:
+        self.stopping = publisher.stopping
+        self._p = publisher
+
+    def flush(self) -> None:
+        self._p.save()
+
+    def checkpoint(self) -> dict[str, Any]:
+        return dict(self._p.position)
+
+
+class Publisher:
+    def __init__(self, source: Any, producer: Any, describer: TableDescriber, state: StateFile, *,
+                 prefix: str = "kbgraph", partitions: int = 1, admin: Any = None, save_ms: int = 200) -> None:
+        self.source = source
+        self.producer = producer
+        self.describer = describer
+        self.state = state
+        self.prefix = prefix
+        self.partitions = partitions
+        self.admin = admin
+        self.save_s = save_ms / 1000
+        self.writer = EnvelopeWriter(prefix)
+        self.stopping = threading.Event()
+        self.stats = PublishStats()
+        self.position: dict[str, Any] = {}
+        self._pending: list[tuple[list[Any], dict[str, Any]]] = []  # (futures of a change's records, its position)
+        self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._topics: dict[str, int] = {}
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def topic_of(self, schema: str | None, table: str) -> str:
+        return f"{self.prefix}.{schema}.{table}" if schema else f"{self.prefix}.{table}"
+
+    def run(self) -> PublishStats:
+        self.position = self.state.load()
+        saver = threading.Thread(target=self._saver, name="kbgraph-publish-saver", daemon=True)
+        saver.start()
+        try:
+            for change in self.source.changes(dict(self.position), _Ctx(self)):
+                if self._error is not None:
+                    raise self._error
+                self._publish(change)
+                if self.stopping.is_set():
+                    break
+        finally:
+            self.stopping.set()
+            saver.join(30)
+            try:
+                self.save()
+            finally:
+                self.close()
+        if self._error is not None:
+            raise self._error
+        self.stats.saved = dict(self.position)
+        return self.stats
+
+    def close(self) -> None:
+        for closer in (self.source.close, lambda: self.producer.close(timeout=10),
+                       lambda: self.admin.close() if self.admin is not None else None, self.describer.close):
+            try:
+                closer()
+            except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
+                log.warning("publish: closing failed: %s", e)
+
+    # -- sending -----------------------------------------------------------------------------------
+    def _partitions(self, topic: str) -> int:
+        n = self._topics.get(topic)
+        if n is None:
+            if self.admin is not None:
+                from kafka.admin import NewTopic
+                from kafka.errors import TopicAlreadyExistsError
+
+                try:
+                    self.admin.create_topics([NewTopic(topic, self.partitions, 1)])
+                    log.info("publish: created topic %s with %d partition(s)", topic, self.partitions)
+                except TopicAlreadyExistsError:
+                    pass
+            parts = self.producer.partitions_for(topic)
+            n = self._topics[topic] = len(parts) if parts else 1
+        return n
+
+    def _publish(self, change: Change) -> None:
+        if not change.schema:
+            raise SourceError(f"{change.describe()}: the change names no database; publish needs one for the topic")
+        info = self.describer.describe(change.schema, change.table)
+        topic = self.topic_of(change.schema, change.table)
+        partitions = self._partitions(topic)
+        if change.op == "truncate" and partitions > 1:
+            raise StopAtCheckpoint(
+                f"TRUNCATE of {change.schema}.{change.table} cannot be ordered against its rows in {partitions} partitions of "
+                f"topic {topic}; reload that table (kbgraph snapshot) and restart publish after the TRUNCATE "
+                f"(the state file holds the position before it)")
+        records = self.writer.records(change, info, int(time.time() * 1000))
+        futures = []
+        for key, value in records:
+            partition = 0 if key is None else None  # no primary key: one partition keeps the order
+            futures.append(self.producer.send(topic, key=key, value=value, partition=partition))
+        self.stats.changes += 1
+        self.stats.messages += len(records)
+        with self._lock:
+            self._pending.append((futures, change.position))
+
+    # -- the durable position ------------------------------------------------------------------------
+    def _saver(self) -> None:
+        while not self.stopping.wait(self.save_s):
+            try:
+                self.save()
+            except BaseException as e:  # noqa: BLE001 - handed to the publishing thread
+                self._error = e
+                self.stopping.set()
+                return
+
+    def save(self) -> None:
+        """Wait for the acknowledgements of what was sent so far, then write the position after it."""
+        with self._save_lock:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if not pending:
+                return
+            self.producer.flush()
+            advanced = dict(self.position)
+            ends = self.stats.ends
+            try:
+                for futures, fragment in pending:
+                    for future in futures:
+                        md = future.get(timeout=0)  # flush() returned: each is done; this raises a failed send
+                        k = (md.topic, md.partition)
+                        if md.offset + 1 > ends.get(k, 0):
+                            ends[k] = md.offset + 1
+                    advanced.update(fragment)
+            except Exception as e:  # noqa: BLE001 - a record not stored: stop at the last good position
+                if advanced != self.position:
+                    self.state.save(advanced, self.stats.messages)
+                    self.position = advanced
+                raise KbgraphError(f"Kafka did not accept a record ({type(e).__name__}: {e}); "
+                                   f"publish stopped; the state file holds the last acknowledged position") from None
+            self.state.save(advanced, self.stats.messages)
+            self.position = advanced
+
+
+def build_publisher(settings: Any, mapping: Any, *, state_path: Path | None = None, start: str = "current",
+                    partitions: int = 1, server_id: int | None = None) -> Publisher:
+    """A Publisher over the binlog source, from settings (used by the CLI and the tests)."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    from kbgraph.sources.binlog.position import Position
+    from kbgraph.sources.binlog.reader import BinlogSource
+    from kbgraph.sources.binlog.server import ConnInfo
+    from kbgraph.sources.binlog.tables import MappedTables
+
+    if settings.mysql_url is None:
+        raise SourceError("publish needs the database: set mysql_url (KBGRAPH_MYSQL_URL=mysql://user:password@host:3306)")
+    if not settings.kafka_bootstrap:
+        raise SourceError("publish needs a broker: set kafka_bootstrap (KBGRAPH_KAFKA_BOOTSTRAP)")
+    conn = ConnInfo.from_url(settings.mysql_url.get_secret_value())
+    tables = MappedTables.from_mapping(mapping)
+    if not tables.pairs:
+        raise SourceError("the mappings name no table to publish")
+    initial: Any = "current"
+    if start != "current":
+        file, _, pos = start.rpartition(":")
+        if not file or not pos.isdigit():
+            raise KbgraphError(f"--from must be 'current' or FILE:POS (e.g. mysql-bin.000003:4), not {start!r}")
+        initial = Position(file, int(pos))
+    source = BinlogSource(conn, tables, server_id=server_id or settings.server_id, blocking=not settings.binlog_until_end,
+                          on_ddl=settings.binlog_ddl, on_truncate=settings.binlog_truncate, initial=initial)
+    options = {"linger_ms": 20, "batch_size": 256 * 1024, **settings.kafka_producer_options}
+    try:
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all",
+                                 client_id="kbgraph-publish", **options)
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="kbgraph-publish-admin")
+    except KafkaError as e:
+        raise SourceError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(e).__name__}: {e})") from None
+    path = state_path or settings.publish_state or Path(f"kbgraph-publish.{settings.pipeline}.json")
+    return Publisher(source, producer, TableDescriber(conn.connect), StateFile(path), prefix=settings.kafka_topic_prefix,
+                     partitions=partitions, admin=admin)
