@@ -95,3 +95,49 @@ def test_comments_and_quotes() -> None:
 @pytest.mark.parametrize("sql", ["GRANT SELECT ON *.* TO u", "FLUSH PRIVILEGES", "SET @a = 1", "ANALYZE TABLE a", ""])
 def test_other(sql: str) -> None:
     assert classify(sql).kind == "other"
+
+
+# -- the policy applied to classified statements --------------------------------------------
+
+from kbgraph.errors import StopAtCheckpoint  # noqa: E402
+from kbgraph.sources.binlog.policy import statement_changes  # noqa: E402
+from kbgraph.sources.binlog.tables import MappedTables  # noqa: E402
+
+TABLES = MappedTables({("kb", "entity"), (None, "alias")}, lambda s, t: {"id", "name"})
+
+
+def _apply(sql: str, on_ddl: str = "stop", on_truncate: str = "delete", schema: str | None = "kb"):
+    return statement_changes(classify(sql), schema, "f.000001:4", TABLES, on_ddl, on_truncate)
+
+
+def test_policy_truncate_becomes_a_change_of_each_matching_table() -> None:
+    changes, touched = _apply("TRUNCATE entity")
+    assert [(c.schema, c.table, c.op) for c in changes] == [("kb", "entity", "truncate")]
+    assert touched == [("kb", "entity")]
+    changes, _ = _apply("TRUNCATE other.alias")  # a table mapped in any schema
+    assert [(c.schema, c.table) for c in changes] == [("other", "alias")]
+    assert _apply("TRUNCATE other.entity") == ([], [])
+    with pytest.raises(StopAtCheckpoint, match="truncates mapped table kb.entity"):
+        _apply("TRUNCATE entity", on_truncate="stop")
+
+
+def test_policy_ddl() -> None:
+    assert _apply("ALTER TABLE entity ADD COLUMN x INT", on_ddl="continue_unmapped")[0] == []
+    with pytest.raises(StopAtCheckpoint, match="binlog_ddl=continue_unmapped"):
+        _apply("ALTER TABLE entity ADD COLUMN x INT")
+    with pytest.raises(StopAtCheckpoint, match="touches a mapped column"):
+        _apply("ALTER TABLE entity MODIFY name TEXT", on_ddl="continue_unmapped")
+    with pytest.raises(StopAtCheckpoint, match="touches a mapped column"):
+        _apply("ALTER TABLE entity CONVERT TO CHARACTER SET utf8mb4", on_ddl="continue_unmapped")
+    with pytest.raises(StopAtCheckpoint, match="drops mapped table kb.entity"):
+        _apply("DROP TABLE IF EXISTS unrelated, entity", on_ddl="continue_unmapped")
+    with pytest.raises(StopAtCheckpoint, match="drops database kb"):
+        _apply("DROP DATABASE kb")
+    assert _apply("ALTER TABLE unrelated DROP COLUMN name") == ([], [])
+    assert _apply("CREATE INDEX i ON entity (name)") == ([], [])
+
+
+def test_policy_statement_format_dml() -> None:
+    with pytest.raises(StopAtCheckpoint, match="statement-format change that may touch mapped table entity"):
+        _apply("UPDATE entity SET name = 'x'")
+    assert _apply("INSERT INTO unrelated VALUES (1)") == ([], [])

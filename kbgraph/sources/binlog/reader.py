@@ -33,12 +33,13 @@ from pymysqlreplication.event import (
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from kbgraph.change import Change
-from kbgraph.errors import SourceError, StopAtCheckpoint
+from kbgraph.errors import SourceError
 from kbgraph.sources import SourceContext
 from kbgraph.sources.binlog import server
-from kbgraph.sources.binlog.ddl import Statement, classify
+from kbgraph.sources.binlog.ddl import classify
 from kbgraph.sources.binlog.decode import RowFixer, table_columns
 from kbgraph.sources.binlog.errors import LOST_CONNECTION, error_code, stream_error
+from kbgraph.sources.binlog.policy import statement_changes
 from kbgraph.sources.binlog.position import MariaGtidState, MysqlGtidState, Position
 from kbgraph.sources.binlog.tables import MappedTables
 
@@ -300,7 +301,12 @@ class BinlogSource:
                     )
                 in_tx, began, count = True, False, 0
                 tx_file, tx_pos, tx_id = file, ev.packet.log_pos - ev.packet.event_size, ev.gtid
-                tx_gtid = (ev.domain_id, ev.gtid) if cls is MariadbGtidEvent else (0, ev.gtid)
+                if cls is MariadbGtidEvent:
+                    tx_gtid = (ev.domain_id, ev.gtid)
+                elif any(ev.sid):
+                    tx_gtid = (0, ev.gtid)
+                else:  # MySQL's anonymous transaction (gtid_mode OFF): no GTID to record
+                    tx_gtid, tx_id = None, None
             elif cls is QueryEvent:
                 query = ev.query.strip()
                 fast = _FAST_CONTROL.get(query.upper())
@@ -318,7 +324,11 @@ class BinlogSource:
                     continue
                 schema = ev.schema.decode() if isinstance(ev.schema, bytes) else (ev.schema or "")
                 where = f"{file}:{ev.packet.log_pos - ev.packet.event_size}"
-                truncated = self._statement(classify(query), schema or None, where)
+                truncated, touched = statement_changes(
+                    classify(query), schema or None, where, tables, self.on_ddl, self.on_truncate
+                )
+                for key in touched:
+                    self._fixers.pop(key, None)  # their columns may have changed
                 for change in truncated:
                     count += 1
                     if count <= skip:
@@ -350,61 +360,3 @@ class BinlogSource:
                 self._ctl = self.conn.connect()
             fixer = self._fixers[(schema, table)] = RowFixer(table_columns(self._ctl, schema, table, self._mariadb))
         return fixer
-
-    # ------------------------------------------------------------------ statements
-
-    def _statement(self, st: Statement, default_schema: str | None, where: str) -> list[Change]:
-        """What a QueryEvent means for the graph: truncate changes, a stop, or nothing."""
-        if st.kind in ("control", "create", "other"):
-            return []
-        if st.kind == "dml":
-            hit = sorted(self.tables.names() & st.words)
-            if hit:
-                raise StopAtCheckpoint(
-                    f"the binlog at {where} holds a statement-format change that may touch mapped table {hit[0]} "
-                    f"({_short(st.text)}); its rows cannot be read. Set binlog_format=ROW for every session "
-                    "(and SET GLOBAL binlog_format=ROW), then run `kbgraph snapshot` again"
-                )
-            return []
-        out: list[Change] = []
-        for schema, table in st.tables:
-            schema = schema or default_schema
-            if st.kind == "drop_database":
-                if schema in self.tables.schemas():
-                    raise StopAtCheckpoint(f"the binlog at {where} drops database {schema}, which the mappings read; "
-                                           "fix the mappings, then run `kbgraph snapshot` again")
-                continue
-            pairs = self.tables.matching(schema, table)
-            if not pairs:
-                continue
-            if schema is not None:
-                self._fixers.pop((schema, table), None)  # its columns may have changed
-            name = f"{schema}.{table}" if schema else table
-            if st.kind == "truncate":
-                if self.on_truncate == "stop":
-                    raise StopAtCheckpoint(
-                        f"the binlog at {where} truncates mapped table {name}; the graph is unchanged. Run `kbgraph "
-                        "snapshot` again, or set binlog_truncate=delete to delete its graph elements instead"
-                    )
-                out.append(Change(table, "truncate", None, None, {}, schema))
-                continue
-            if st.kind == "alter" and self.on_ddl == "continue_unmapped" and st.columns is not None:
-                mapped = self.tables.columns(schema, table)
-                if mapped is not None and not (st.columns & mapped):
-                    log.info("continuing past DDL on %s at %s: no mapped column affected", name, where)
-                    continue
-            what = {"alter": "alters", "drop": "drops", "rename": "renames"}.get(st.kind, "changes")
-            advice = (
-                "update the mappings if needed and run `kbgraph snapshot` again"
-                if self.on_ddl == "stop" or st.kind != "alter"
-                else "it touches a mapped column: update the mappings and run `kbgraph snapshot` again"
-            )
-            if self.on_ddl == "stop" and st.kind == "alter":
-                advice += " (or set binlog_ddl=continue_unmapped to pass DDL that touches no mapped column)"
-            raise StopAtCheckpoint(f"the binlog at {where} {what} mapped table {name} ({_short(st.text)}); {advice}")
-        return out
-
-
-def _short(sql: str, limit: int = 120) -> str:
-    one = " ".join(sql.split())
-    return one if len(one) <= limit else one[: limit - 3] + "..."
