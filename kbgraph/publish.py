@@ -1,7 +1,18 @@
 """``kbgraph publish``: the binlog of the mapped tables to Kafka, as Debezium-compatible JSON.
 
 One topic per table, ``<prefix>.<db>.<table>``, keyed by the row's primary key so that one row's
-changes stay in one partition, in order (a table without a primary key goes to partition 0). The
+changes stay in one partition, in order (a table without a primary key goes to partition 0).
+
+Order: Kafka keeps order within a partition only. With a topic per table (or several partitions),
+changes of *different* rows may be applied in another order than the binlog's. That is harmless for
+independent rows, but not for changes whose graph effect depends on another table's change: a
+primary-key change followed by the (cascaded or explicit) updates of the rows that refer to it,
+key/value rows of an entity whose key just changed, a TRUNCATE. For those, publish to one topic
+with one partition (``--topic NAME``): the binlog's total order is kept, and ``sync --source kafka``
+then ends with exactly the graph ``sync --source binlog`` gives. A primary-key change is written
+as Debezium writes it (delete, tombstone, create with the ``__debezium.newkey``/``oldkey``
+headers); the consumer joins the three back into one update when they sit together in a partition,
+so the node is re-keyed with its relationships rather than deleted and created. The
 producer is idempotent (``enable_idempotence``, ``acks=all``): its own retries never duplicate a
 record. The binlog position is kept in a small JSON state file and is advanced only to the last
 change whose records (and every record before it) the brokers acknowledged, so a restart never
@@ -143,12 +154,14 @@ class _Ctx:
 
 class Publisher:
     def __init__(self, source: Any, producer: Any, describer: TableDescriber, state: StateFile, *,
-                 prefix: str = "kbgraph", partitions: int = 1, admin: Any = None, save_ms: int = 200) -> None:
+                 prefix: str = "kbgraph", topic: str | None = None, partitions: int = 1, admin: Any = None,
+                 save_ms: int = 200) -> None:
         self.source = source
         self.producer = producer
         self.describer = describer
         self.state = state
         self.prefix = prefix
+        self.topic = topic
         self.partitions = partitions
         self.admin = admin
         self.save_s = save_ms / 1000
@@ -166,6 +179,8 @@ class Publisher:
         self.stopping.set()
 
     def topic_of(self, schema: str | None, table: str) -> str:
+        if self.topic:
+            return self.topic
         return f"{self.prefix}.{schema}.{table}" if schema else f"{self.prefix}.{table}"
 
     def run(self) -> PublishStats:
@@ -229,9 +244,9 @@ class Publisher:
                 f"(the state file holds the position before it)")
         records = self.writer.records(change, info, int(time.time() * 1000))
         futures = []
-        for key, value in records:
+        for key, value, headers in records:
             partition = 0 if key is None else None  # no primary key: one partition keeps the order
-            futures.append(self.producer.send(topic, key=key, value=value, partition=partition))
+            futures.append(self.producer.send(topic, key=key, value=value, headers=headers, partition=partition))
         self.stats.changes += 1
         self.stats.messages += len(records)
         with self._lock:
@@ -276,7 +291,7 @@ class Publisher:
 
 
 def build_publisher(settings: Any, mapping: Any, *, state_path: Path | None = None, start: str = "current",
-                    partitions: int = 1, server_id: int | None = None) -> Publisher:
+                    partitions: int = 1, server_id: int | None = None, topic: str | None = None) -> Publisher:
     """A Publisher over the binlog source, from settings (used by the CLI and the tests)."""
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient
@@ -312,4 +327,4 @@ def build_publisher(settings: Any, mapping: Any, *, state_path: Path | None = No
         raise SourceError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(e).__name__}: {e})") from None
     path = state_path or settings.publish_state or Path(f"kbgraph-publish.{settings.pipeline}.json")
     return Publisher(source, producer, TableDescriber(conn.connect), StateFile(path), prefix=settings.kafka_topic_prefix,
-                     partitions=partitions, admin=admin)
+                     topic=topic, partitions=partitions, admin=admin)

@@ -20,6 +20,8 @@ def publish(
     prefix: Optional[str] = typer.Option(None, "--prefix", help="topics are <prefix>.<db>.<table> (default: kbgraph)"),
     start: str = typer.Option("current", "--from", help="where to start without a state file: current, or FILE:POS"),
     state: Optional[Path] = typer.Option(None, "--state", help="position file (default: kbgraph-publish.<pipeline>.json)"),
+    topic: Optional[str] = typer.Option(None, "--topic", help="one topic for every table (keeps the binlog's total order "
+                                        "with one partition) instead of <prefix>.<db>.<table>"),
     partitions: int = typer.Option(1, "--partitions", min=1, help="partitions of topics publish creates (existing ones are kept)"),
     server_id: Optional[int] = typer.Option(None, "--server-id", help="replica id of this binlog reader; not the one sync uses"),
     until_end: bool = typer.Option(False, "--until-end", help="stop at the end of the binlog instead of waiting for more"),
@@ -37,7 +39,7 @@ def publish(
     s = settings(config, mappings=mappings or None, mysql_url=mysql_url, kafka_bootstrap=kafka_bootstrap,
                  kafka_topic_prefix=prefix, publish_state=state, pipeline=pipeline,
                  binlog_until_end=True if until_end else None)
-    p = build_publisher(s, compile_mappings(s.mappings), start=start, partitions=partitions, server_id=server_id)
+    p = build_publisher(s, compile_mappings(s.mappings), start=start, partitions=partitions, server_id=server_id, topic=topic)
 
     def _stop(signum: int, frame: Any) -> None:
         p.stop()

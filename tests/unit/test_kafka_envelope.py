@@ -27,14 +27,15 @@ POS = {"file": "mysql-bin.000001", "pos": 1234, "gtid": "0-1-9", "index": 0}
 
 def decode(records):
     dec = DebeziumDecoder()
-    return [dec.decode(Message("t", 0, i, k, v)) for i, (k, v) in enumerate(records)]
+    return [dec.decode(Message("t", 0, i, r[0], r[1])) for i, r in enumerate(records)]
 
 
 def test_round_trip_of_every_type() -> None:
     w = EnvelopeWriter("kb-pub")
     recs = w.records(Change("thing", "insert", None, ROW, dict(POS), "kb", "0-1-9", True, 1700000000000), INFO, 1)
     assert len(recs) == 1
-    key, value = recs[0]
+    key, value, headers = recs[0]
+    assert headers == []
     assert orjson.loads(key)["payload"] == {"id": 7}
     doc = orjson.loads(value)
     assert doc["payload"]["source"]["file"] == "mysql-bin.000001" and doc["payload"]["source"]["pos"] == 1234
@@ -51,7 +52,8 @@ def test_update_delete_and_primary_key_change() -> None:
     assert (c.op, c.before, c.after) == ("update", ROW, after)
     rekeyed = {**ROW, "id": 8}
     recs = w.records(Change("thing", "update", ROW, rekeyed, dict(POS), "kb"), INFO, 1)
-    assert [orjson.loads(k)["payload"]["id"] for k, _ in recs] == [7, 7, 8] and recs[1][1] is None
+    assert [orjson.loads(k)["payload"]["id"] for k, _, _ in recs] == [7, 7, 8] and recs[1][1] is None
+    assert recs[0][2] == [("__debezium.newkey", recs[2][0])] and recs[2][2] == [("__debezium.oldkey", recs[0][0])]
     d, tomb, ins = decode(recs)
     assert d.changes[0].op == "delete" and tomb.changes == [] and ins.changes[0].after == rekeyed
     recs = w.records(Change("thing", "delete", ROW, None, dict(POS), "kb"), INFO, 1)

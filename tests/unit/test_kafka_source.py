@@ -94,3 +94,28 @@ def test_dead_letter_headers_keep_the_originals_and_add_coordinates() -> None:
     assert headers["trace"] == b"abc"
     assert headers["kbgraph.dlq.reason"] == b"bad op" and headers["kbgraph.dlq.stage"] == b"decode"
     assert (headers["kbgraph.dlq.topic"], headers["kbgraph.dlq.partition"], headers["kbgraph.dlq.offset"]) == (b"orders", b"3", b"42")
+
+
+def test_a_key_change_written_as_delete_tombstone_create_is_joined_into_one_update() -> None:
+    from kbgraph.change import Change
+    from kbgraph.sources.kafka.envelope import Column, EnvelopeWriter, TableInfo
+
+    info = TableInfo("kb", "a", [Column("id", "int"), Column("name", "varchar")], ["id"])
+    w = EnvelopeWriter()
+    triple = w.records(Change("a", "update", {"id": 1, "name": "x"}, {"id": 2, "name": "x"}, {}, "kb"), info, 1)
+    plain = w.records(Change("a", "insert", None, {"id": 9, "name": "y"}, {}, "kb"), info, 1)
+    msgs = [Message("t", 0, i, k, v, h) for i, (k, v, h) in enumerate(triple + plain)]
+    s = source()
+    out = list(s._partition_changes(TP("t", 0), msgs))
+    assert [(c.op, c.before and c.before["id"], c.after["id"]) for c in out] == [("update", 1, 2), ("insert", None, 9)]
+    assert [c.position for c in out] == [{"kafka:t:0": 3}, {"kafka:t:0": 4}]
+    # split over two polls: the delete waits (no position moves past it), then joins
+    s = source()
+    assert list(s._partition_changes(TP("t", 0), msgs[:2])) == []
+    (u,) = s._partition_changes(TP("t", 0), msgs[2:3])
+    assert u.op == "update" and u.position == {"kafka:t:0": 3}
+    # a create that never comes here (another partition): the delete goes on alone once another record arrives
+    s = source()
+    assert list(s._partition_changes(TP("t", 0), msgs[:1])) == []
+    d, i = s._partition_changes(TP("t", 0), msgs[3:4])
+    assert (d.op, d.position, i.op) == ("delete", {"kafka:t:0": 1}, "insert")

@@ -27,6 +27,8 @@ from kbgraph.change import Change
 from kbgraph.errors import ChangeError
 
 VERSION = "kbgraph-publish-1"
+NEW_KEY = "__debezium.newkey"  # Debezium's headers of a primary-key change
+OLD_KEY = "__debezium.oldkey"
 _EPOCH = dt.datetime(1970, 1, 1)
 _EPOCH_DATE = dt.date(1970, 1, 1)
 OPS = {"insert": "c", "update": "u", "delete": "d", "truncate": "t"}
@@ -211,8 +213,12 @@ class EnvelopeWriter:
             raise ChangeError(f"row of {info.schema}.{info.table} lacks primary-key column {e}") from None
         return key_head + orjson.dumps(payload) + b"}"
 
-    def records(self, change: Change, info: TableInfo, now_ms: int) -> list[tuple[bytes | None, bytes | None]]:
-        """(key, value) records of one change, in order (a key change gives delete, tombstone, create)."""
+    def records(self, change: Change, info: TableInfo, now_ms: int) -> list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]:
+        """(key, value, headers) records of one change, in order.
+
+        A key change gives delete, tombstone, create, with Debezium's ``__debezium.newkey`` header on
+        the delete and ``__debezium.oldkey`` on the create (the consumer joins them back into one
+        update when they arrive together)."""
         before = self._row(info, change.before)
         after = self._row(info, change.after)
         pos = change.position
@@ -228,13 +234,14 @@ class EnvelopeWriter:
 
         op = change.op
         if op == "truncate":
-            return [(None, value("t", None, None))]
+            return [(None, value("t", None, None), [])]
         if op == "insert":
-            return [(self.key(info, change.after), value("c", None, after))]
+            return [(self.key(info, change.after), value("c", None, after), [])]
         if op == "delete":
             k = self.key(info, change.before)
-            return [(k, value("d", before, None)), (k, None)] if k is not None else [(None, value("d", before, None))]
+            return [(k, value("d", before, None), []), (k, None, [])] if k is not None else [(None, value("d", before, None), [])]
         old_key, new_key = self.key(info, change.before), self.key(info, change.after)
-        if change.before is not None and old_key != new_key:
-            return [(old_key, value("d", before, None)), (old_key, None), (new_key, value("c", None, after))]
-        return [(new_key, value("u", before, after))]
+        if change.before is not None and old_key != new_key and old_key is not None and new_key is not None:
+            return [(old_key, value("d", before, None), [(NEW_KEY, new_key)]), (old_key, None, []),
+                    (new_key, value("c", None, after), [(OLD_KEY, old_key)])]
+        return [(new_key, value("u", before, after), [])]
