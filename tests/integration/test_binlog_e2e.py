@@ -163,9 +163,6 @@ def _fill(url, db, n):
     sql(url, f"INSERT INTO entity VALUES {rows}", f"INSERT INTO relation VALUES {rels}", db=db)
 
 
-@pytest.mark.xfail(strict=True, reason="the translation core does not turn op 'truncate' into graph deletes yet "
-                   "(kbgraph.mapping.compiled.translate_rules raises ChangeError); the binlog side is tested in "
-                   "test_binlog_reader.py::test_truncate_is_a_change_or_a_stop")
 def test_truncate_deletes_the_tables_graph_elements(mysql_url, mysql_db, graph, graph_server, tmp_path):
     mapping = kb_setup(mysql_url, mysql_db, tmp_path)
     target = _prepare(graph, graph_server, mapping)
