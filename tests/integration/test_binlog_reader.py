@@ -233,3 +233,28 @@ def test_uuid_column_matches_the_servers_text(mysql_url: str, mysql_db: str) -> 
     conn.close()
     assert {c.after["id"]: (c.after["uu"], c.after["i6"]) for c in got} == server_text
 
+
+
+def test_blocking_reader_delivers_live_changes_and_returns_when_asked(mysql_url: str, mysql_db: str) -> None:
+    import threading
+
+    _workload(mysql_url, mysql_db)
+    src = source(mysql_url, mysql_db, ["a"], blocking=True, initial=position_now(mysql_url), heartbeat_s=0.5)
+    ctx = Ctx()
+    got = []
+    first = threading.Event()
+
+    def run() -> None:
+        for ch in src.changes({}, ctx):
+            got.append(ch)
+            first.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    sql(mysql_url, "INSERT INTO a VALUES (1, 'live')", db=mysql_db)
+    assert first.wait(30), "the live insert never arrived"
+    ctx.stopping.set()  # idle now: the server's heartbeats let the reader notice
+    t.join(30)
+    src.close()
+    assert not t.is_alive(), "the reader did not return after stopping was set"
+    assert [(c.op, c.after) for c in got] == [("insert", {"id": 1, "v": "live"})]
