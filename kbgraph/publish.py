@@ -102,10 +102,13 @@ class TableDescriber:
         from kbgraph.sources.binlog.decode import table_columns
         from kbgraph.sources.binlog.server import is_mariadb
 
+        if self._conn is not None:
+            try:
+                self._conn.ping()
+            except Exception:  # noqa: BLE001 - a dropped connection: open a new one
+                self._conn = None
         if self._conn is None:
             self._conn = self._connect()
-        else:
-            self._conn.ping(reconnect=True)
         if self._mariadb is None:
             self._mariadb = is_mariadb(self._conn)
         kinds = {c.name: c.data_type for c in table_columns(self._conn, schema, table, self._mariadb)}

@@ -61,14 +61,21 @@ def test_format_streams_to_the_graph_of_the_final_rows(fmt, kafka_bootstrap, gra
     topic = f"kb-{fmt}-{uuid.uuid4().hex[:8]}"
     create_topic(kafka_bootstrap, topic, 1)
     recs = records_of(fmt, w.changes)
-    if fmt == "debezium":  # a schema-change event on the same topic is recognised, not mapped
-        recs.insert(5, (None, orjson.dumps({"source": {"db": "kb"}, "databaseName": "kb", "ddl": "ALTER TABLE entity ADD x INT", "tableChanges": []})))
+    ddl = {  # a schema-change record in the middle of the stream is recognised, not mapped
+        "debezium": {"source": {"db": "kb"}, "databaseName": "kb", "ddl": "ALTER TABLE entity ADD x INT", "tableChanges": []},
+        "maxwell": {"type": "table-alter", "database": "kb", "table": "entity", "sql": "ALTER TABLE entity ADD x INT", "ts": 1},
+        "canal": {"data": None, "database": "kb", "table": "entity", "isDdl": True, "type": "ALTER", "sql": "ALTER TABLE entity ADD x INT",
+                  "es": 1, "ts": 1, "id": 0, "mysqlType": None, "old": None, "pkNames": None, "sqlType": None},
+    }.get(fmt)
+    if ddl is not None:
+        recs.insert(5, (None, orjson.dumps(ddl)))
     ends = produce(kafka_bootstrap, topic, recs)
     source = KafkaSource(kafka_bootstrap, {topic: "auto"}, group=f"g-{topic}", mapped=mapping, consumer_options=FAST_GROUP)
     pipeline = Pipeline(mapping, target_of(graph_server), name=f"p-{topic}", batch_size=50)
     stats = run_until(pipeline, source, graph, graph_server.database, {f"kafka:{topic}:{p}": e for p, e in ends.items()})
     assert source.router.format_of(topic) == fmt
     assert source.counts["dead_letters"] == 0 and stats.counts.dead_letters == 0
+    assert source.counts["ddl"] == (1 if ddl else 0)
     assert source.counts["changes"] == len(w.changes) + (1 if fmt == "debezium" else 0)  # the key change is delete + create
     streamed = dump_graph(graph, graph_server.database)
     assert sum(streamed.nodes.values()) > 24

@@ -77,6 +77,15 @@ def test_poison_and_rejected_records_go_to_the_dead_letter_topic_and_the_rest_fl
     assert (h1["kbgraph.dlq.stage"], h1["kbgraph.dlq.topic"], h1["kbgraph.dlq.offset"]) == (b"decode", topic.encode(), b"2")
     assert second.value == alien[1] and h2["kbgraph.dlq.stage"] == b"map" and h2["kbgraph.dlq.offset"] == b"3"
     assert b"Alien" in h2["kbgraph.dlq.reason"]
+    # the graph checkpoint was also committed to Kafka, for lag tools
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        committed = admin.list_group_offsets(f"g-{topic}")[f"g-{topic}"]
+    finally:
+        admin.close()
+    assert {f"kafka:{tp.topic}:{tp.partition}": o.offset for tp, o in committed.items()} == topic_ends(ends, topic)
 
 
 def test_two_workers_in_one_group_split_the_partitions_and_build_the_right_graph(kafka_bootstrap, graph_server, kb_graph, tmp_path):

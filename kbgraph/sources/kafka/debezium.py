@@ -112,7 +112,9 @@ def _json(v: Any) -> Any:
 
 
 def _enum_set(v: Any) -> Any:
-    return set(v.split(",")) if v else set() if isinstance(v, str) else v
+    if not isinstance(v, str):
+        return v
+    return set(v.split(",")) if v else set()
 
 
 def _bits(v: Any) -> int:
