@@ -258,3 +258,17 @@ def test_blocking_reader_delivers_live_changes_and_returns_when_asked(mysql_url:
     src.close()
     assert not t.is_alive(), "the reader did not return after stopping was set"
     assert [(c.op, c.after) for c in got] == [("insert", {"id": 1, "v": "live"})]
+
+
+def test_xa_transaction_is_applied_when_prepared(mysql_url: str, mysql_db: str) -> None:
+    _workload(mysql_url, mysql_db)
+    start = position_now(mysql_url)
+    sql(mysql_url, "XA START 'kb1'", "INSERT INTO a VALUES (1, 'xa')", "UPDATE a SET v = 'xa2' WHERE id = 1",
+        "XA END 'kb1'", "XA PREPARE 'kb1'", "XA COMMIT 'kb1'", "INSERT INTO a VALUES (2, 'after')", db=mysql_db)
+    got = read_all(source(mysql_url, mysql_db, ["a"], initial=start))
+    assert [(c.op, c.after["v"], c.tx_end) for c in got] == [
+        ("insert", "xa", False), ("update", "xa2", True), ("insert", "after", True)]
+    sql(mysql_url, "XA START 'kb2'", "INSERT INTO a VALUES (3, 'undone')", "XA END 'kb2'", "XA PREPARE 'kb2'",
+        "XA ROLLBACK 'kb2'", db=mysql_db)
+    with pytest.raises(StopAtCheckpoint, match="rolls back a prepared XA transaction"):
+        read_all(source(mysql_url, mysql_db, ["a"]), merged(got))

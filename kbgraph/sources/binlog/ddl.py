@@ -29,7 +29,7 @@ _INDEX_WORDS = {"INDEX", "KEY", "UNIQUE", "PRIMARY", "FULLTEXT", "SPATIAL", "CON
 
 @dataclass
 class Statement:
-    kind: str  # "control" | "dml" | "alter" | "drop" | "rename" | "truncate" | "create" | "drop_database" | "other"
+    kind: str  # "control" | "xa_rollback" | "dml" | "alter" | "drop" | "rename" | "truncate" | "create" | "drop_database" | "other"
     tables: list[tuple[str | None, str]] = field(default_factory=list)  # (schema or None = default, table)
     columns: set[str] | None = field(default_factory=set)  # alter: touched columns; None = unknown / all
     words: set[str] = field(default_factory=set)  # dml: every bare identifier (to spot mapped tables)
@@ -137,6 +137,8 @@ def classify(sql: str) -> Statement:
         return Statement("other", text=sql)
     head = toks[0].upper()
     upper = [t.upper() for t in toks]
+    if head == "XA" and len(upper) > 1 and upper[1] == "ROLLBACK":
+        return Statement("xa_rollback", text=sql)
     if head in CONTROL and not (head == "START" and len(upper) > 1 and upper[1] == "SLAVE"):
         return Statement("control", text=sql)
     if head in DML or (head == "WITH" and any(w in DML for w in upper)):

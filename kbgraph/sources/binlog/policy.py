@@ -25,6 +25,11 @@ def statement_changes(
     """The changes a statement yields, and the mapped (schema, table) pairs whose columns may have changed."""
     if st.kind in ("control", "create", "other"):
         return [], []
+    if st.kind == "xa_rollback":
+        raise StopAtCheckpoint(
+            f"the binlog at {where} rolls back a prepared XA transaction ({_short(st.text)}), whose changes the "
+            "graph may already hold; run `kbgraph snapshot` again"
+        )
     if st.kind == "dml":
         hit = sorted(tables.names() & st.words)
         if hit:

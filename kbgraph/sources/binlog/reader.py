@@ -28,6 +28,7 @@ from pymysqlreplication.event import (
     MariadbGtidEvent,
     QueryEvent,
     RotateEvent,
+    XAPrepareEvent,
     XidEvent,
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 binlogstream.MYSQL_EXPECTED_ERROR_CODES = []
 
 EVENTS = [
-    MariadbGtidEvent, GtidEvent, QueryEvent, XidEvent, RotateEvent, HeartbeatLogEvent,
+    MariadbGtidEvent, GtidEvent, QueryEvent, XidEvent, XAPrepareEvent, RotateEvent, HeartbeatLogEvent,
     WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent,
 ]
 RECONNECT_CODES = LOST_CONNECTION | {1927, 2003}  # 1927: connection killed (MariaDB)
@@ -287,7 +288,7 @@ class BinlogSource:
                         self.resume = Position(tx_file, tx_pos, str(gtids), count - 1)
                         yield held
                     held = Change(table, op, before, after, {}, schema, tx, False, ts_ms)  # type: ignore[arg-type]
-            elif cls is XidEvent:
+            elif cls is XidEvent or cls is XAPrepareEvent:  # an XA transaction is applied when prepared
                 out = commit(ev.packet.log_pos)
                 if out is not None:
                     yield out
