@@ -23,7 +23,6 @@ from kbgraph.verify import dump_graph
 from tests.integration.kafka_support import (
     FAST_GROUP,
     KB_MAPPING,
-    ROOT,
     create_topic,
     encode_debezium,
     expected_dump,
@@ -133,41 +132,50 @@ def test_two_workers_in_one_group_split_the_partitions_and_build_the_right_graph
     assert streamed == expected, streamed.diff(expected)
 
 
+def sync_command(kafka_bootstrap: str, topic: str, pipeline: str, graph_server) -> tuple[list[str], dict[str, str]]:
+    """``kbgraph sync --source kafka`` as a separate process, configured like a deployment (flags + environment)."""
+    cmd = [sys.executable, "-c", "from kbgraph.cli import main; main()", "sync", "--source", "kafka",
+           "--kafka", kafka_bootstrap, "--topic", topic, "--mappings", str(KB_MAPPING), "--pipeline", pipeline,
+           "--batch-size", "50"]
+    env = {**os.environ, "NEO4J_URI": graph_server.uri, "NEO4J_USERNAME": graph_server.user,
+           "NEO4J_PASSWORD": graph_server.password, "NEO4J_DATABASE": graph_server.database,
+           "KBGRAPH_KAFKA_GROUP": f"g-{pipeline}", "KBGRAPH_KAFKA_CONSUMER_OPTIONS": json.dumps(FAST_GROUP)}
+    return cmd, env
+
+
 def test_a_killed_worker_restarts_at_the_graph_checkpoint_with_nothing_lost_or_doubled(kafka_bootstrap, graph_server, kb_graph, tmp_path):
     topic = f"kill-{uuid.uuid4().hex[:8]}"
     create_topic(kafka_bootstrap, topic, 2)
-    w = kb_workload(700)
+    w = kb_workload(500)
     ends = topic_ends(produce(kafka_bootstrap, topic, debezium_records(w.changes)), topic)
     total = sum(ends.values())
-    config = {"bootstrap": kafka_bootstrap, "topics": [topic], "group": f"g-{topic}", "pipeline": f"p-{topic}",
-              "uri": graph_server.uri, "user": graph_server.user, "database": graph_server.database, "batch_size": 50}
-    env = {**os.environ, "KB_TEST_GRAPH_PASSWORD": graph_server.password, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "tests.integration.kafka_support", json.dumps(config)]
+    name = f"p-{topic}"
+    cmd, env = sync_command(kafka_bootstrap, topic, name, graph_server)
     log = (tmp_path / "worker1.log").open("wb")
-    first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    first = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
         done = 0
         while time.monotonic() < deadline and first.poll() is None:
-            cp = read_checkpoint(kb_graph, graph_server.database, config["pipeline"])
+            cp = read_checkpoint(kb_graph, graph_server.database, name)
             done = sum(v for v in cp.values() if isinstance(v, int))
             if done > 0:
                 break
             time.sleep(0.05)
-        assert 0 < done < total, f"the worker should be mid-stream when killed ({done} of {total}); log: {tmp_path / 'worker1.log'}"
+        assert 0 < done < total, f"the worker should be mid-stream when killed ({done} of {total}): " + \
+            (tmp_path / "worker1.log").read_text()[-2000:]
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
         if first.poll() is None:
             first.kill()
-    cp = read_checkpoint(kb_graph, graph_server.database, config["pipeline"])
-    assert not reached(cp, ends)
+    assert not reached(read_checkpoint(kb_graph, graph_server.database, name), ends)
     log2 = (tmp_path / "worker2.log").open("wb")
-    second = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log2, stderr=subprocess.STDOUT)
+    second = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log2, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and second.poll() is None:
-            if reached(read_checkpoint(kb_graph, graph_server.database, config["pipeline"]), ends):
+            if reached(read_checkpoint(kb_graph, graph_server.database, name), ends):
                 break
             time.sleep(0.3)
         second.send_signal(signal.SIGTERM)
@@ -175,9 +183,50 @@ def test_a_killed_worker_restarts_at_the_graph_checkpoint_with_nothing_lost_or_d
     finally:
         if second.poll() is None:
             second.kill()
-    assert reached(read_checkpoint(kb_graph, graph_server.database, config["pipeline"]), ends)
+    assert reached(read_checkpoint(kb_graph, graph_server.database, name), ends)
     dead = kb_graph.execute_query("MATCH (d:KbDeadLetter) RETURN count(d) AS n", database_=graph_server.database)[0][0]["n"]
     assert dead == 0
+    streamed = dump_graph(kb_graph, graph_server.database)
+    expected = expected_dump(graph_server, kb_graph, w.final_inserts(), tmp_path)
+    assert streamed == expected, streamed.diff(expected)
+
+
+def test_a_worker_joining_mid_stream_takes_over_partitions_after_the_first_flushed_them(kafka_bootstrap, graph_server, kb_graph, tmp_path):
+    mapping = compile_mappings([KB_MAPPING])
+    topic = f"join-{uuid.uuid4().hex[:8]}"
+    create_topic(kafka_bootstrap, topic, 4)
+    w = kb_workload(500)
+    ends = topic_ends(produce(kafka_bootstrap, topic, debezium_records(w.changes)), topic)
+    name, group = f"p-{topic}", f"g-{topic}"
+    workers = [KafkaSource(kafka_bootstrap, {topic: "debezium"}, group=group, mapped=mapping, consumer_options=FAST_GROUP)
+               for _ in range(2)]
+    pipelines = [Pipeline(mapping, target_of(graph_server), name=name, batch_size=20) for _ in workers]
+    errors: list[BaseException] = []
+
+    def go(p: Pipeline, s: KafkaSource) -> None:
+        try:
+            p.run(s)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=go, args=(pipelines[0], workers[0]), daemon=True)]
+    threads[0].start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not read_checkpoint(kb_graph, graph_server.database, name):
+        time.sleep(0.05)
+    threads.append(threading.Thread(target=go, args=(pipelines[1], workers[1]), daemon=True))
+    threads[1].start()  # joins while the first is mid-stream: a rebalance revokes its partitions
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not reached(read_checkpoint(kb_graph, graph_server.database, name), ends):
+        time.sleep(0.3)
+    for p in pipelines:
+        p.stop()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert reached(read_checkpoint(kb_graph, graph_server.database, name), ends)
+    assert workers[0].counts["revoked"] >= 1  # it flushed and gave partitions up
+    assert workers[0].counts["dead_letters"] == workers[1].counts["dead_letters"] == 0
     streamed = dump_graph(kb_graph, graph_server.database)
     expected = expected_dump(graph_server, kb_graph, w.final_inserts(), tmp_path)
     assert streamed == expected, streamed.diff(expected)

@@ -86,7 +86,9 @@ class KafkaSource:
         self._mapped = mapped  # a Mapping (rules_for) or None to pass every table on
         self._is_mapped: dict[tuple[str | None, str], bool] = {}
         self.consumer: Any = None
-        self.counts = {"records": 0, "changes": 0, "tombstones": 0, "control": 0, "ddl": 0, "unmapped": 0, "dead_letters": 0}
+        self.counts = {"records": 0, "changes": 0, "tombstones": 0, "control": 0, "ddl": 0, "unmapped": 0, "dead_letters": 0,
+                       "revoked": 0}
+        self._lettered: dict[tuple[str, int, int, int | None], None] = {}  # dead letters sent (a retried batch repeats the hook)
         self._owned: set[Any] = set()  # TopicPartitions assigned now
         self._skip: dict[Any, tuple[int, int]] = {}
         self._held: dict[Any, Change] = {}  # tp -> the delete of a key change, until its create arrives  # tp -> (offset, rows already committed of that record)
@@ -226,8 +228,14 @@ class KafkaSource:
         if change.tx is not None:
             pos = change.position.get(partition_key(rec.topic, rec.partition))
             row = pos[1] - 1 if isinstance(pos, list) else None
-        self.counts["dead_letters"] += 1
+        ident = (rec.topic, rec.partition, rec.offset, row)
+        if ident in self._lettered:
+            return  # the writer retried a batch in halves and reports the same change again
         self.dlq.send(rec, reason, "map", meta.get("format"), row)
+        self._lettered[ident] = None
+        if len(self._lettered) > 10_000:
+            self._lettered.pop(next(iter(self._lettered)))
+        self.counts["dead_letters"] += 1
 
     def close(self) -> None:
         self._closing = True
@@ -328,6 +336,7 @@ class KafkaSource:
         assert self._ctx is not None
         revoked = set(partitions) & self._owned
         if revoked and not self._closing:
+            self.counts["revoked"] += len(revoked)
             self._ctx.flush()  # every change read from them is in the graph, with its position
             self._commit_to_kafka(only=revoked)  # async: this runs on the client's IO thread
         for tp in partitions:
