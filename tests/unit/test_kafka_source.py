@@ -120,3 +120,41 @@ def test_a_key_change_written_as_delete_tombstone_create_is_joined_into_one_upda
     assert list(s._partition_changes(TP("t", 0), msgs[:1])) == []
     d, i = s._partition_changes(TP("t", 0), msgs[3:4])
     assert (d.op, d.position, i.op) == ("delete", {"kafka:t:0": 1}, "insert")
+
+
+class SeekingConsumer:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def seek(self, tp, offset):
+        self.calls.append(("seek", tp.partition, offset))
+
+    def seek_to_beginning(self, *tps):
+        self.calls.append(("start",) + tuple(tp.partition for tp in tps))
+
+
+class Ctx:
+    def __init__(self, cp) -> None:
+        self.cp = cp
+        self.flushes = 0
+
+    def checkpoint(self):
+        return self.cp
+
+    def flush(self):
+        self.flushes += 1
+
+
+def test_assignment_seeks_to_the_graph_checkpoint_and_revoke_flushes_first() -> None:
+    s = source()
+    s.consumer = SeekingConsumer()
+    s._ctx = Ctx({"kafka:t:0": 5, "kafka:t:1": [7, 2], "kafka:other:0": 99})
+    s._assigned([TP("t", 0), TP("t", 1), TP("t", 2)])
+    assert s.consumer.calls == [("seek", 0, 5), ("seek", 1, 7), ("start", 2)]
+    assert s._skip == {TP("t", 1): (7, 2)} and s._owned == {TP("t", 0), TP("t", 1), TP("t", 2)}
+    s._yielded[TP("t", 0)] = 6
+    s._revoked([TP("t", 0)])
+    assert s._ctx.flushes == 1 and TP("t", 0) not in s._owned and TP("t", 0) not in s._yielded
+    s._closing = True
+    s._revoked([TP("t", 1)])  # close() revokes too: the pipeline has already written all it will
+    assert s._ctx.flushes == 1
