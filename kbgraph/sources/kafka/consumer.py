@@ -11,9 +11,8 @@ partitions are given up. A record that cannot be decoded goes to the dead-letter
 consumption continues (or, with ``on_error="stop"``, the run stops at the checkpoint before it);
 a change the mapping or the graph rejects goes there too, through ``dead_letter()``.
 
-A primary-key change that Debezium wrote as delete, tombstone and create (``__debezium.newkey`` /
-``oldkey`` headers) is joined back into one update when the three sit together in a partition, so
-the graph re-keys the node (keeping its relationships) as the binlog source would.
+A primary-key change that Debezium wrote as delete, tombstone and create is joined back into one
+update when the three sit together in a partition (``keychange.py``).
 
 Records that yield no change (tombstones, DDL, heartbeats, tables no rule maps) are counted and
 logged; when the last records of a poll for a partition are such records, a position-only change
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -32,7 +30,7 @@ from kbgraph.change import Change
 from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
 from kbgraph.sources import SourceContext
 from kbgraph.sources.kafka.dlq import DeadLetters
-from kbgraph.sources.kafka.envelope import NEW_KEY, OLD_KEY
+from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.message import DDL, TOMBSTONE, DecodeError
 
@@ -42,17 +40,6 @@ DEFAULT_CONSUMER = {
     "auto_offset_reset": "earliest",  # only used when a sought offset is gone (retention)
     "max_poll_records": 2000,
 }
-
-
-_ABSORBED: Any = object()
-HOLD_S = 1.0  # how long the delete of a key change waits for its create in the same partition
-
-
-def _header(rec: Any, name: str) -> bytes | None:
-    for k, v in rec.headers or ():
-        if k == name:
-            return v if v is not None else b""
-    return None
 
 
 def position_marker(position: dict[str, Any]) -> Change:
@@ -90,8 +77,8 @@ class KafkaSource:
                        "revoked": 0}
         self._lettered: dict[tuple[str, int, int, int | None], None] = {}  # dead letters sent (a retried batch repeats the hook)
         self._owned: set[Any] = set()  # TopicPartitions assigned now
-        self._skip: dict[Any, tuple[int, int]] = {}
-        self._held: dict[Any, Change] = {}  # tp -> the delete of a key change, until its create arrives  # tp -> (offset, rows already committed of that record)
+        self._skip: dict[Any, tuple[int, int]] = {}  # tp -> (offset, rows already committed of that record)
+        self._keys = KeyChanges()  # the delete of a key change, per partition, until its create arrives
         self._yielded: dict[Any, Any] = {}  # tp -> last position value yielded since assignment
         self._latest: dict[str, Any] = {}  # latest merged checkpoint from committed()
         self._listener_error: BaseException | None = None
@@ -134,10 +121,8 @@ class KafkaSource:
                 yield from self._partition_changes(tp, records)
                 if ctx.stopping.is_set():
                     return
-            if self._held:  # a key change whose create went to another partition: apply the delete alone
-                now = time.monotonic()
-                for tp in [tp for tp, c in self._held.items() if now - c.meta["held_at"] > HOLD_S]:  # type: ignore[index]
-                    yield from self._release(tp)
+            for tp in self._keys.expired():  # a key change whose create went to another partition
+                yield from self._release(tp)
 
     def _partition_changes(self, tp: Any, records: list[Any]) -> Iterator[Change]:
         route = self.router.decode
@@ -154,14 +139,12 @@ class KafkaSource:
                 pending_end = rec.offset + 1
                 continue
             changes = decoded.changes
-            held = self._held.get(tp)
-            if held is not None:
-                joined = self._join(held, rec, decoded)
-                if joined is _ABSORBED:
+            if tp in self._keys:
+                joined = self._keys.join(tp, rec, decoded)
+                if joined is ABSORBED:
                     counts["tombstones"] += 1
                     continue
                 if joined is not None:
-                    del self._held[tp]
                     changes = [joined]
                 else:
                     yield from self._release(tp)
@@ -177,9 +160,8 @@ class KafkaSource:
                     if s is not None and s[0] == rec.offset:
                         skip = s[1]
                 changes = stamp(changes, rec, self.router.format_of(rec.topic), skip)
-                if len(changes) == 1 and changes[0].op == "delete" and _header(rec, NEW_KEY) is not None:
-                    changes[0].meta["held_at"] = time.monotonic()  # type: ignore[index]
-                    self._held[tp] = changes[0]  # a key change: wait for its create (Debezium's three records)
+                if len(changes) == 1 and starts_key_change(changes[0], rec):
+                    self._keys.hold(tp, changes[0])  # wait for its create (Debezium's three records)
                     pending_end = None
                     continue
                 counts["changes"] += len(changes)
@@ -189,25 +171,12 @@ class KafkaSource:
             else:
                 self._note(decoded, rec)
                 pending_end = rec.offset + 1
-        if pending_end is not None and tp not in self._held:
+        if pending_end is not None and tp not in self._keys:
             self._yielded[tp] = pending_end
             yield position_marker({key: pending_end})
 
-    def _join(self, held: Change, rec: Any, decoded: Any) -> Any:
-        """The held delete of a key change with this record: absorbed tombstone, joined update, or None."""
-        held_rec = held.meta["record"] if held.meta else None
-        if decoded.kind == TOMBSTONE and held_rec is not None and rec.key == held_rec.key:
-            return _ABSORBED
-        changes = decoded.changes
-        if (len(changes) == 1 and changes[0].op == "insert" and _header(rec, OLD_KEY) is not None
-                and (changes[0].schema, changes[0].table) == (held.schema, held.table)):
-            c = changes[0]
-            return Change(c.table, "update", held.before, c.after, schema=c.schema, ts_ms=c.ts_ms, meta=c.meta)
-        return None
-
     def _release(self, tp: Any) -> Iterator[Change]:
-        """A held delete whose create did not follow: it is a delete after all."""
-        held = self._held.pop(tp, None)
+        held = self._keys.release(tp)
         if held is not None:
             self.counts["changes"] += 1
             self._yielded[tp] = held.meta["offset"] + 1  # type: ignore[index]
@@ -343,7 +312,7 @@ class KafkaSource:
             self._owned.discard(tp)
             self._yielded.pop(tp, None)
             self._skip.pop(tp, None)
-            self._held.pop(tp, None)  # never yielded: the next owner reads it again
+            self._keys.forget(tp)  # never yielded: the next owner reads it again
             self._kafka_committed.pop(tp, None)
         log.info("kafka: revoked %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
 
@@ -353,7 +322,7 @@ class KafkaSource:
             self._owned.discard(tp)
             self._yielded.pop(tp, None)
             self._skip.pop(tp, None)
-            self._held.pop(tp, None)
+            self._keys.forget(tp)
             self._kafka_committed.pop(tp, None)
         log.warning("kafka: lost %s (session expired); changes of them already read may still be written, "
                     "the new owner re-reads from the graph checkpoint", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
