@@ -31,13 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kbgraph.checkpoint import read_checkpoint  # noqa: E402
-from kbgraph.graph.schema import apply_schema  # noqa: E402
-from kbgraph.mapping import compile_mappings  # noqa: E402
-from kbgraph.pipeline import Pipeline  # noqa: E402
-from kbgraph.sink.target import GraphTarget  # noqa: E402
-from kbgraph.sources.kafka import KafkaSource  # noqa: E402
-from tests.integration.kafka_support import (  # noqa: E402
+from kbgraph.checkpoint import read_checkpoint
+from kbgraph.graph.schema import apply_schema
+from kbgraph.mapping import compile_mappings
+from kbgraph.pipeline import Pipeline
+from kbgraph.sink.target import GraphTarget
+from kbgraph.sources.kafka import KafkaSource
+from tests.integration.kafka_support import (
     FAST_GROUP,
     KB_MAPPING,
     _plain_row,

@@ -144,7 +144,7 @@ class PublishStats:
 class _Ctx:
     """The SourceContext the binlog reader runs with."""
 
-    def __init__(self, publisher: "Publisher") -> None:
+    def __init__(self, publisher: Publisher) -> None:
         self.stopping = publisher.stopping
         self._p = publisher
 

@@ -238,7 +238,7 @@ def _maxwell_json(obj: Any) -> bytes:
 def encode_maxwell(table: str, op: str, before: dict | None, after: dict | None, seq: int) -> list[tuple[bytes | None, bytes | None]]:
     row = after if after is not None else before
     doc: dict[str, Any] = {"database": "kb", "table": table, "type": op, "ts": 1710000000 + seq, "xid": 5000 + seq, "commit": True,
-                           "data": {c: (v if COLUMNS[table][c] != "json" or v is None else v) for c, v in row.items()}}  # type: ignore[union-attr]
+                           "data": dict(row)}  # type: ignore[arg-type]  # JSON columns as embedded objects, as Maxwell writes them
     if op == "update":
         doc["old"] = {c: v for c, v in before.items() if after[c] != v}  # type: ignore[union-attr,index]
     key = orjson.dumps({"database": "kb", "table": table, **{f"pk.{c}": row[c] for c in PK[table]}})  # type: ignore[index]

@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 
-import orjson
 import pytest
 
 from kbgraph.checkpoint import read_checkpoint

@@ -21,7 +21,15 @@ from typing import Any
 import orjson
 
 from kbgraph.change import Change
-from kbgraph.sources.kafka.message import NOTHING_TOMBSTONE, DecodeError, Decoded, Message, control, ddl, need
+from kbgraph.sources.kafka.message import (
+    NOTHING_TOMBSTONE,
+    Decoded,
+    DecodeError,
+    Message,
+    control,
+    ddl,
+    need,
+)
 
 Convert = Callable[[str], Any]
 ROW_TYPES = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}

@@ -30,8 +30,8 @@ from kbgraph.change import Change
 from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
 from kbgraph.sources import SourceContext
 from kbgraph.sources.kafka.dlq import DeadLetters
-from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
+from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
 from kbgraph.sources.kafka.message import DDL, TOMBSTONE, DecodeError
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ import orjson
 from kbgraph.change import Change
 from kbgraph.sources.kafka.message import (
     NOTHING_TOMBSTONE,
-    DecodeError,
     Decoded,
+    DecodeError,
     Message,
     control,
     ddl,

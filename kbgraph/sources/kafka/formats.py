@@ -16,7 +16,12 @@ import orjson
 from kbgraph.change import Change
 from kbgraph.errors import KbgraphError
 from kbgraph.sources.kafka import canal, debezium, maxwell, native
-from kbgraph.sources.kafka.message import NOTHING_TOMBSTONE, DecodeError, Decoded, Message
+from kbgraph.sources.kafka.message import (
+    NOTHING_TOMBSTONE,
+    Decoded,
+    DecodeError,
+    Message,
+)
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,15 @@ from decimal import Decimal
 from typing import Any
 
 from kbgraph.change import Change
-from kbgraph.sources.kafka.message import NOTHING_TOMBSTONE, DecodeError, Decoded, Message, control, ddl, need
+from kbgraph.sources.kafka.message import (
+    NOTHING_TOMBSTONE,
+    Decoded,
+    DecodeError,
+    Message,
+    control,
+    ddl,
+    need,
+)
 
 ROW_TYPES = {"insert": "insert", "bootstrap-insert": "insert", "update": "update", "delete": "delete"}
 CONTROL_TYPES = {"bootstrap-start", "bootstrap-complete", "heartbeat"}
@@ -36,7 +44,7 @@ class ExactNumber(float):
 
     __slots__ = ("text",)
 
-    def __new__(cls, text: str) -> "ExactNumber":
+    def __new__(cls, text: str) -> ExactNumber:
         obj = super().__new__(cls, text)
         obj.text = text
         return obj

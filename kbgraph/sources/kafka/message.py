@@ -57,7 +57,7 @@ class Decoded:
     note: str | None = None  # what a control record was, for the log
 
     @staticmethod
-    def rows(changes: list[Change]) -> "Decoded":
+    def rows(changes: list[Change]) -> Decoded:
         return Decoded(changes)
 
 

@@ -13,7 +13,13 @@ from typing import Any
 import orjson
 
 from kbgraph.change import OPS, Change
-from kbgraph.sources.kafka.message import NOTHING_TOMBSTONE, DecodeError, Decoded, Message, need
+from kbgraph.sources.kafka.message import (
+    NOTHING_TOMBSTONE,
+    Decoded,
+    DecodeError,
+    Message,
+    need,
+)
 
 
 class NativeDecoder:
