@@ -83,7 +83,7 @@ class BinlogSource:
         self._stream: BinLogStreamReader | None = None
         self._fixers: dict[tuple[str, str], RowFixer] = {}
         self._mariadb = True
-        self.resume: Position | None = None  # after the last change yielded (or skipped whole tx)
+        self._resume: dict[str, Any] = {}  # position fragment after the last change yielded (or whole tx read)
         self.reconnects = 0
         self.reconnected_at: list[Position] = []  # where each reconnect resumed (for tests / logs)
         self.events = 0  # events read since the last (re)connect
@@ -103,7 +103,7 @@ class BinlogSource:
             self._ctl, [(s, t) for s, t in self.tables.pairs if s is not None], self.conn.where()
         )
         pos = self._start_position(start)
-        self.resume = pos
+        self._resume = pos.fragment()
         first = True
         deadline = 0.0
         while not ctx.stopping.is_set():
@@ -149,6 +149,12 @@ class BinlogSource:
         if self._ctl is not None:
             self._ctl.close()
             self._ctl = None
+
+    @property
+    def resume(self) -> Position:
+        """Where a reconnect continues: after the last change yielded (or the last whole transaction read)."""
+        f = self._resume
+        return Position(f.get("file"), f.get("pos"), f.get("gtid") or "", f.get("index", 0))
 
     # ------------------------------------------------------------------ start
 
@@ -224,6 +230,7 @@ class BinlogSource:
         in_tx = False
         began = False  # BEGIN seen: a QueryEvent now is part of the transaction, not standalone DDL
         tx_file, tx_pos, tx_id, tx_gtid = file, start.pos, None, None
+        gtid_before = str(gtids)  # the GTID state before the current transaction
         count = 0  # mapped changes of the current transaction so far (skipped ones included)
         held: Change | None = None
         done = [False]  # reached `until`
@@ -231,7 +238,7 @@ class BinlogSource:
         tables = self.tables
 
         def commit(end: int) -> Change | None:
-            nonlocal in_tx, began, skip, held, count
+            nonlocal in_tx, began, skip, held, count, tx_gtid
             if tx_gtid is not None:
                 if isinstance(gtids, MariaGtidState):
                     gtids.add(tx_gtid[0], tx_gtid[1])
@@ -242,12 +249,12 @@ class BinlogSource:
             if out is not None:
                 out.position = after.fragment()
                 out.tx_end = True
-            self.resume = after
+            self._resume = out.position if out is not None else after.fragment()
             if self.until is not None and (file or "", end) >= self.until:
                 done[0] = True
             in_tx = began = False
             skip = count = 0
-            held = None
+            held = tx_gtid = None
             return out
 
         for ev in stream:
@@ -261,6 +268,7 @@ class BinlogSource:
                     continue
                 if not in_tx:  # rows outside BEGIN (should not happen): a transaction of their own
                     in_tx, tx_file, tx_pos, tx_id = True, file, ev.packet.log_pos - ev.packet.event_size, None
+                    gtid_before = str(gtids)
                 fixer = self._fixer(schema, table)
                 ts_ms = ev.timestamp * 1000
                 tx = tx_id or f"{tx_file}:{tx_pos}"
@@ -284,8 +292,8 @@ class BinlogSource:
                         if fixer:
                             fixer(after, row["after_none_sources" if op == "update" else "none_sources"])
                     if held is not None:
-                        held.position = Position(tx_file, tx_pos, str(gtids), count - 1).fragment()
-                        self.resume = Position(tx_file, tx_pos, str(gtids), count - 1)
+                        held.position = self._resume = {"file": tx_file, "pos": tx_pos, "gtid": gtid_before,
+                                                        "index": count - 1}
                         yield held
                     held = Change(table, op, before, after, {}, schema, tx, False, ts_ms)  # type: ignore[arg-type]
             elif cls is XidEvent or cls is XAPrepareEvent:  # an XA transaction is applied when prepared
@@ -302,6 +310,7 @@ class BinlogSource:
                     )
                 in_tx, began, count = True, False, 0
                 tx_file, tx_pos, tx_id = file, ev.packet.log_pos - ev.packet.event_size, ev.gtid
+                gtid_before = str(gtids)
                 if cls is MariadbGtidEvent:
                     tx_gtid = (ev.domain_id, ev.gtid)
                 elif any(ev.sid):
@@ -314,6 +323,7 @@ class BinlogSource:
                 if fast == "begin":
                     if not in_tx:
                         in_tx, tx_file, tx_pos, tx_id, tx_gtid = True, file, ev.packet.log_pos - ev.packet.event_size, None, None
+                        gtid_before = str(gtids)
                     began = True
                     continue
                 if fast == "commit":
@@ -335,8 +345,8 @@ class BinlogSource:
                     if count <= skip:
                         continue
                     if held is not None:
-                        held.position = Position(tx_file, tx_pos, str(gtids), count - 1).fragment()
-                        self.resume = Position(tx_file, tx_pos, str(gtids), count - 1)
+                        held.position = self._resume = {"file": tx_file, "pos": tx_pos, "gtid": gtid_before,
+                                                        "index": count - 1}
                         yield held
                     change.tx = tx_id or f"{tx_file}:{tx_pos}"
                     change.ts_ms = ev.timestamp * 1000
