@@ -198,8 +198,11 @@ class BinlogSource:
     # ------------------------------------------------------------------ reading
 
     def _open(self, pos: Position) -> BinLogStreamReader:
+        settings = self.conn.pymysql_kwargs()
+        if self.blocking:  # the server sends heartbeats while idle: silence this long means a dead link
+            settings["read_timeout"] = max(30.0, 10 * self.heartbeat_s)
         self._stream = BinLogStreamReader(
-            connection_settings=self.conn.pymysql_kwargs(),
+            connection_settings=settings,
             server_id=self.server_id,
             resume_stream=True,
             blocking=self.blocking,
