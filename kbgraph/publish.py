@@ -226,7 +226,7 @@ class Publisher:
                 from kafka.errors import TopicAlreadyExistsError
 
                 try:
-                    self.admin.create_topics([NewTopic(topic, self.partitions, 1)])
+                    self.admin.create_topics([NewTopic(topic, self.partitions, -1)])  # -1: the brokers' default replication
                     log.info("publish: created topic %s with %d partition(s)", topic, self.partitions)
                 except TopicAlreadyExistsError:
                     pass
