@@ -251,7 +251,7 @@ class DebeziumDecoder:
         if not isinstance(doc, dict):
             raise DecodeError("a Debezium payload must be a JSON object")
         op = doc.get("op")
-        if op is None:
+        if op is None or op == "m":
             return _not_a_row(doc)
         try:
             kind = OPS[op]
@@ -301,6 +301,8 @@ def _not_a_row(doc: dict[str, Any]) -> Decoded:
         if changes and isinstance(changes[0], dict):
             table = str(changes[0].get("id", "")).strip('"').split('"."')[-1] or None
         return ddl(doc.get("databaseName"), table, doc.get("ddl"))
+    if doc.get("op") == "m":  # a logical decoding message (PostgreSQL): no row
+        return control("logical decoding message")
     if doc.get("status") in ("BEGIN", "END") and "id" in doc:
         return control(f"transaction {doc['status']} {doc['id']}")
     if set(doc) <= {"ts_ms"}:
