@@ -74,12 +74,17 @@ class KbWorkload:
         before = self.rows[table].pop(key)
         self.changes.append((table, "delete", dict(before), None))
 
+    def truncate(self, table: str) -> None:
+        self.rows[table].clear()
+        self.changes.append((table, "truncate", None, None))
+
     def final_inserts(self) -> list[tuple[str, str, None, dict]]:
         return [(t, "insert", None, dict(r)) for t, rows in self.rows.items() for r in rows.values()]
 
 
-def kb_workload(n: int = 30) -> KbWorkload:
-    """n entities with relations, attributes and aliases; then updates, deletes, a soft delete and a key change."""
+def kb_workload(n: int = 30, truncate: bool = False) -> KbWorkload:
+    """n entities with relations, attributes and aliases; then updates, deletes, a soft delete and a key change
+    (and, with ``truncate``, a TRUNCATE of the alias table followed by a new alias)."""
     w = KbWorkload()
     kinds = ["Person", "Organization", "Place", "Concept"]
     for i in range(1, n + 1):
@@ -114,6 +119,9 @@ def kb_workload(n: int = 30) -> KbWorkload:
     w.insert("entity", id=2000, type="Concept", name="re-keyed", score=Decimal("2.50"), updated_at=dt.datetime(2024, 2, 3))
     w.update("entity", (2000,), id=2001, name="re-keyed now 2001")
     w.delete("attribute", (1,))
+    if truncate:
+        w.truncate("alias")
+        w.insert("alias", entity_id=2, alias="after the truncate", lang="en")
     return w
 
 
@@ -202,6 +210,8 @@ def encode_debezium(table: str, op: str, before: dict | None, after: dict | None
         }
         return orjson.dumps({"schema": debezium_schema(table), "payload": payload} if schema else payload)
 
+    if op == "truncate":
+        return [(None, env("t", None, None))]
     if op == "insert":
         return [(_key(table, after), env("c", None, after))]  # type: ignore[arg-type]
     if op == "delete":
@@ -266,6 +276,9 @@ def _canal_text(kind: str, v: Any) -> str | None:
 def encode_canal(table: str, op: str, rows: list[tuple[dict | None, dict | None]], seq: int) -> bytes:
     """One Canal flat message holding every row of one binlog event (same table and type)."""
     kinds = COLUMNS[table]
+    if op == "truncate":
+        return orjson.dumps({"data": None, "database": "kb", "table": table, "isDdl": True, "type": "TRUNCATE", "es": seq, "ts": seq,
+                             "id": seq, "sql": f"TRUNCATE TABLE {table}", "mysqlType": None, "old": None, "pkNames": None, "sqlType": None})
     data, old = [], []
     for before, after in rows:
         row = after if after is not None else before
