@@ -158,3 +158,20 @@ def test_assignment_seeks_to_the_graph_checkpoint_and_revoke_flushes_first() -> 
     s._closing = True
     s._revoked([TP("t", 1)])  # close() revokes too: the pipeline has already written all it will
     assert s._ctx.flushes == 1
+
+
+def test_from_settings_names_what_is_missing_and_parses_topic_formats() -> None:
+    from kbgraph.errors import KbgraphError, SourceError
+    from kbgraph.settings import Settings
+    from kbgraph.sources.kafka import from_settings
+
+    with pytest.raises(SourceError, match="kafka_bootstrap"):
+        from_settings(Settings(), Mapped())
+    with pytest.raises(SourceError, match="kafka_topics"):
+        from_settings(Settings(kafka_bootstrap="k:9092"), Mapped())
+    with pytest.raises(KbgraphError, match="unknown format 'avro'"):
+        from_settings(Settings(kafka_bootstrap="k:9092", kafka_topics=["a:avro"]), Mapped())
+    s = from_settings(Settings(kafka_bootstrap="k:9092", kafka_topics=["a", "b:canal"], kafka_group="g",
+                               kafka_consumer_options={"session_timeout_ms": 6000}), Mapped())
+    assert s.topics == {"a": "auto", "b": "canal"} and s.dlq.topic == "g.dlq"
+    assert s.consumer_options["session_timeout_ms"] == 6000 and s.consumer_options["auto_offset_reset"] == "earliest"

@@ -1,9 +1,28 @@
 """The Kafka source: change envelopes (Debezium, Maxwell, Canal, native) consumed in a consumer group.
 
-``kbgraph sync --source kafka`` with ``kafka_bootstrap``, ``kafka_topics`` (``topic`` or
-``topic:format``), ``kafka_format`` (default for topics without one; ``auto`` detects it from the
-first record), ``kafka_group`` and ``kafka_dlq_topic`` (default ``<group>.dlq``). Run several
-processes with the same group and pipeline name to split the partitions between them.
+``kbgraph sync --source kafka`` with
+
+* ``kafka_bootstrap`` (``--kafka``), ``kafka_topics`` (``--topic``, repeatable): ``topic`` or
+  ``topic:format``; ``kafka_format`` is the default format (``auto`` detects it per topic from its
+  first record);
+* ``kafka_group`` (default ``kbgraph``): run several processes with the same group *and* the same
+  pipeline name (``--pipeline``) to split the partitions between them;
+* ``kafka_dlq_topic`` (default ``<group>.dlq``): where records that cannot be decoded or mapped go,
+  byte for byte with their headers plus ``kbgraph.dlq.*`` headers (reason, stage, topic, partition,
+  offset, format); with ``on_error = "stop"`` the run stops at the checkpoint before such a record;
+* ``kafka_consumer_options`` / ``kafka_producer_options``: extra kafka-python options (security,
+  ``isolation_level = "read_committed"`` for transactional producers, ``session_timeout_ms``...).
+
+Exactly once into the graph: each partition's position (``"kafka:<topic>:<partition>"``) is
+committed in the graph transaction of the changes it covers; on every assignment the consumer seeks
+to it, so crashes and rebalances neither lose nor repeat a change. Group offsets are committed to
+Kafka too, after the graph commit, only for lag tools.
+
+Order: Kafka keeps order per partition. Changes of one row (same key) are applied in order; changes
+of different tables or keys may be applied in another order than the database wrote them. For
+changes whose effect depends on another table (a key change and the rows that refer to it,
+key/value rows of a re-keyed entity, TRUNCATE) publish to one topic with one partition
+(``kbgraph publish --topic``).
 """
 
 from __future__ import annotations
@@ -21,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["KafkaSource", "from_settings"]
 
 
-def from_settings(settings: Settings, mapping: Mapping) -> KafkaSource:
+def from_settings(settings: "Settings", mapping: "Mapping") -> KafkaSource:
     if not settings.kafka_bootstrap:
         raise SourceError("the kafka source needs a broker: set kafka_bootstrap (KBGRAPH_KAFKA_BOOTSTRAP)")
     if not settings.kafka_topics:
