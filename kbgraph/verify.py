@@ -19,15 +19,15 @@ from kbgraph.graph.cypher import CHECKPOINT_LABEL, DEAD_LETTER_LABEL
 _SKIP = (CHECKPOINT_LABEL, DEAD_LETTER_LABEL)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "iso_format"):
         return f"{type(value).__name__}:{value.iso_format()}"
     return value
 
 
-def _canon(obj: Any) -> str:
+def canonical(obj: Any) -> str:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
@@ -56,7 +56,10 @@ class GraphDump:
         return "\n".join(lines) or "equal"
 
 
-def dump_graph(driver: neo4j.Driver, database: str) -> GraphDump:
+def dump_graph(driver: neo4j.Driver, database: str, labels: set[str] | None = None,
+               types: set[str] | None = None) -> GraphDump:
+    """The graph as comparable text; only nodes with one of ``labels`` and relationships of
+    ``types`` when given (so a graph shared with other data can be verified)."""
     nodes: dict[Any, str] = {}
     idents: dict[Any, str] = {}
     records, _, _ = driver.execute_query(
@@ -64,21 +67,21 @@ def dump_graph(driver: neo4j.Driver, database: str) -> GraphDump:
         database_=database, routing_=neo4j.RoutingControl.READ,
     )
     for r in records:
-        labels = sorted(r["labels"])
-        if any(label in _SKIP for label in labels):
+        node_labels = sorted(r["labels"])
+        if any(label in _SKIP for label in node_labels) or (labels is not None and not labels.intersection(node_labels)):
             continue
-        props = {k: _plain(v) for k, v in r["props"].items()}
-        nodes[r["id"]] = idents[r["id"]] = _canon({"labels": labels, "props": props})
+        props = {k: plain(v) for k, v in r["props"].items()}
+        nodes[r["id"]] = idents[r["id"]] = canonical({"labels": node_labels, "props": props})
     records, _, _ = driver.execute_query(
         "MATCH (a)-[r]->(b) RETURN elementId(a) AS a, type(r) AS type, properties(r) AS props, elementId(b) AS b",
         database_=database, routing_=neo4j.RoutingControl.READ,
     )
     rels: Counter[str] = Counter()
     for r in records:
-        if r["a"] not in idents or r["b"] not in idents:
+        if r["a"] not in idents or r["b"] not in idents or (types is not None and r["type"] not in types):
             continue
-        props = {k: _plain(v) for k, v in r["props"].items()}
-        rels[_canon({"type": r["type"], "props": props, "from": idents[r["a"]], "to": idents[r["b"]]})] += 1
+        props = {k: plain(v) for k, v in r["props"].items()}
+        rels[canonical({"type": r["type"], "props": props, "from": idents[r["a"]], "to": idents[r["b"]]})] += 1
     return GraphDump(Counter(nodes.values()), rels)
 
 

@@ -41,6 +41,7 @@ class PropertyCompiled:
             self.unset = Statement(f"{name}: delete :{rule.label}",
                                    cypher.prop_node_delete(self.owner_label, ok, rule.label, rule.rel_type), "same")
             self.node_label = rule.label
+            self.rel_type = rule.rel_type
             self.truncate_stmt = Statement(f"{name}: truncate :{rule.label}",
                                            cypher.prop_node_delete(self.owner_label, ok, rule.label, rule.rel_type, by_prefix=True), "same")
         else:

@@ -159,6 +159,23 @@ class Mapping:
                 labels[c.label] = c.props
         return list(seen.values())
 
+    def graph_names(self) -> tuple[set[str], set[str]]:
+        """Every label and relationship type the mappings can write."""
+        labels: set[str] = set()
+        types: set[str] = set()
+        for r in self.rules():
+            if isinstance(r, EntityCompiled):
+                labels.update([r.label, *r.fixed, *(r.chooser.allow if r.chooser else [])])
+            elif isinstance(r, RelationCompiled):
+                labels.update([r.f_label, r.t_label])
+                types.update(r.types)
+            else:
+                labels.add(r.owner_label)
+                if r.as_node:
+                    labels.add(r.node_label)
+                    types.add(r.rel_type)
+        return labels, types
+
     def statements(self) -> list[Statement]:
         out: list[Statement] = []
         for r in self.rules():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kbgraph.expected import expected_graph
 from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
@@ -44,11 +45,15 @@ def _converges(seed, graph, graph_server, mapping, work: Workload, changes, batc
     incremental = dump_graph(graph, target.database)
 
     reset_graph(graph, target.database)
-    scratch = Pipeline(mapping, target, name="scratch", batch_size=500).run(ListSource(rows_as_inserts(work.final_rows())))
+    final = rows_as_inserts(work.final_rows())
+    scratch = Pipeline(mapping, target, name="scratch", batch_size=500).run(ListSource(final))
     assert scratch.counts.dead_letters == 0
     expected = dump_graph(graph, target.database)
     assert sum(expected.nodes.values()) > 50 and sum(expected.relationships.values()) > 50
     assert incremental == expected, incremental.diff(expected)
+    # and both equal the graph computed in memory from the final rows, without Cypher
+    oracle = expected_graph(mapping, final).dump()
+    assert expected == oracle, expected.diff(oracle)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
