@@ -189,13 +189,14 @@ def sync(
     mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="binlog source: mysql://user:pw@host:port"),
     kafka_bootstrap: Optional[str] = typer.Option(None, "--kafka", help="kafka source: bootstrap servers"),
     topics: Optional[list[str]] = typer.Option(None, "--topic", help="kafka source: topic (repeatable)"),
+    until_end: bool = typer.Option(False, "--until-end", help="binlog source: catch up to the end of the binlog, then exit"),
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="serve Prometheus metrics on this port"),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Apply changes from a source to the graph, resuming from the pipeline's checkpoint."""
     s = settings(config, changes=changes, pipeline=pipeline, batch_size=batch_size, flush_ms=flush_ms,
                  on_error=on_error, mysql_url=mysql_url, kafka_bootstrap=kafka_bootstrap,
-                 kafka_topics=topics or None, mappings=mappings or None)
+                 kafka_topics=topics or None, mappings=mappings or None, binlog_until_end=until_end or None)
     run_pipeline(s, _mapping(s, None), source, metrics_port=metrics_port)
 
 
