@@ -145,7 +145,7 @@ def sync_command(kafka_bootstrap: str, topic: str, pipeline: str, graph_server) 
 def test_a_killed_worker_restarts_at_the_graph_checkpoint_with_nothing_lost_or_doubled(kafka_bootstrap, graph_server, kb_graph, tmp_path):
     topic = f"kill-{uuid.uuid4().hex[:8]}"
     create_topic(kafka_bootstrap, topic, 2)
-    w = kb_workload(500)
+    w = kb_workload(300)
     ends = topic_ends(produce(kafka_bootstrap, topic, debezium_records(w.changes)), topic)
     total = sum(ends.values())
     name = f"p-{topic}"
@@ -194,7 +194,7 @@ def test_a_worker_joining_mid_stream_takes_over_partitions_after_the_first_flush
     mapping = compile_mappings([KB_MAPPING])
     topic = f"join-{uuid.uuid4().hex[:8]}"
     create_topic(kafka_bootstrap, topic, 4)
-    w = kb_workload(500)
+    w = kb_workload(300)
     ends = topic_ends(produce(kafka_bootstrap, topic, debezium_records(w.changes)), topic)
     name, group = f"p-{topic}", f"g-{topic}"
     workers = [KafkaSource(kafka_bootstrap, {topic: "debezium"}, group=group, mapped=mapping, consumer_options=FAST_GROUP)
