@@ -51,10 +51,29 @@ class DeadLetters:
         if self._producer is None:
             from kafka import KafkaProducer
 
+            self._ensure_topic()
             self._producer = KafkaProducer(
                 bootstrap_servers=self.bootstrap, acks="all", client_id="kbgraph-dlq", **self.options
             )
         return self._producer
+
+    def _ensure_topic(self) -> None:
+        """Create the topic if it is missing (brokers may not auto-create topics)."""
+        from kafka.admin import KafkaAdminClient, NewTopic
+        from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+        admin = None
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="kbgraph-dlq-admin")
+            admin.create_topics([NewTopic(self.topic, 1, -1)])
+            log.info("created dead-letter topic %s", self.topic)
+        except TopicAlreadyExistsError:
+            pass
+        except KafkaError as e:  # no rights to create topics: the send reports a missing topic itself
+            log.debug("could not create dead-letter topic %s: %s", self.topic, e)
+        finally:
+            if admin is not None:
+                admin.close()
 
     def send(self, record: Any, reason: str, stage: str, fmt: str | None, row: int | None = None) -> None:
         where = f"{record.topic}[{record.partition}]@{record.offset}"
