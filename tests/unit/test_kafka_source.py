@@ -175,3 +175,24 @@ def test_from_settings_names_what_is_missing_and_parses_topic_formats() -> None:
                                kafka_consumer_options={"session_timeout_ms": 6000}), Mapped())
     assert s.topics == {"a": "auto", "b": "canal"} and s.dlq.topic == "g.dlq"
     assert s.consumer_options["session_timeout_ms"] == 6000 and s.consumer_options["auto_offset_reset"] == "earliest"
+
+
+def test_rebalance_listener_is_async_only_where_the_client_offers_its_loop() -> None:
+    import inspect
+    import types
+
+    from kbgraph.sources.kafka.rebalance import make_listener
+
+    plain = make_listener(source(), object())  # no IO loop to yield to: the synchronous listener
+    assert not inspect.iscoroutinefunction(plain.on_partitions_revoked)
+    fake = types.SimpleNamespace(_coordinator=types.SimpleNamespace(_net=types.SimpleNamespace(sleep=lambda s: None)))
+    async_ = make_listener(source(), fake)
+    assert inspect.iscoroutinefunction(async_.on_partitions_revoked)
+    s = source()
+    s._ctx = Ctx({})
+    s.consumer = SeekingConsumer()
+    with pytest.raises(Exception):  # noqa: B017 - the listener re-raises and keeps the original for changes()
+        plain.source = s
+        s._assigned = lambda parts: (_ for _ in ()).throw(RuntimeError("graph down"))  # type: ignore[method-assign]
+        plain.on_partitions_assigned([TP("t", 0)])
+    assert isinstance(s._listener_error, RuntimeError)

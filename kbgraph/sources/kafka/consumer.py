@@ -33,6 +33,7 @@ from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
 from kbgraph.sources.kafka.message import DDL, TOMBSTONE, DecodeError
+from kbgraph.sources.kafka.rebalance import make_listener
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class KafkaSource:
                 client_id=f"kbgraph-{self.group}",
                 **self.consumer_options,
             )
-            self.consumer.subscribe(list(self.topics), listener=_Listener(self))
+            self.consumer.subscribe(list(self.topics), listener=make_listener(self, self.consumer))
         except KafkaError as e:
             raise SourceError(f"cannot reach Kafka at {self.bootstrap} ({type(e).__name__}: {e})") from None
         log.info("kafka: group %s subscribed to %s", self.group, ", ".join(self.topics))
@@ -307,7 +308,7 @@ class KafkaSource:
         if revoked and not self._closing:
             self.counts["revoked"] += len(revoked)
             self._ctx.flush()  # every change read from them is in the graph, with its position
-            self._commit_to_kafka(only=revoked)  # async: this runs on the client's IO thread
+            self._commit_to_kafka(only=revoked)  # async: the client's IO loop is busy rebalancing
         for tp in partitions:
             self._owned.discard(tp)
             self._yielded.pop(tp, None)
@@ -326,35 +327,3 @@ class KafkaSource:
             self._kafka_committed.pop(tp, None)
         log.warning("kafka: lost %s (session expired); changes of them already read may still be written, "
                     "the new owner re-reads from the graph checkpoint", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
-
-
-def _listener_base() -> type:
-    from kafka import ConsumerRebalanceListener
-
-    return ConsumerRebalanceListener
-
-
-class _Listener(_listener_base()):  # type: ignore[misc]
-    """Called during ``poll()`` (on the client's IO thread while the reader thread waits in poll).
-
-    kafka-python logs and wraps a listener's exception; the source keeps the original to re-raise.
-    """
-
-    def __init__(self, source: KafkaSource) -> None:
-        self.source = source
-
-    def _call(self, fn: Any, partitions: Any) -> None:
-        try:
-            fn(list(partitions))
-        except BaseException as e:
-            self.source._listener_error = e
-            raise
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self._call(self.source._revoked, revoked)
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        self._call(self.source._assigned, assigned)
-
-    def on_partitions_lost(self, lost: Any) -> None:
-        self._call(self.source._lost, lost)
