@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["KafkaSource", "from_settings"]
 
 
-def from_settings(settings: "Settings", mapping: "Mapping") -> KafkaSource:
+def from_settings(settings: Settings, mapping: Mapping) -> KafkaSource:
     if not settings.kafka_bootstrap:
         raise SourceError("the kafka source needs a broker: set kafka_bootstrap (KBGRAPH_KAFKA_BOOTSTRAP)")
     if not settings.kafka_topics:
