@@ -281,7 +281,7 @@ def _convert(row: Any, converters: dict[str, Convert]) -> Any:
         return None
     if not isinstance(row, dict):
         raise DecodeError("a Debezium row image must be a JSON object")
-    out = dict(row)
+    out = row  # freshly parsed for this record: converted in place
     for name, fn in converters.items():
         v = out.get(name)
         if v is not None:
