@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Op = Literal["insert", "update", "delete", "truncate"]
+Op = Literal["insert", "update", "delete", "truncate", "position"]
 OPS: tuple[str, ...] = ("insert", "update", "delete", "truncate")  # truncate: every row of the table is gone (before = after = None)
 
 
@@ -38,6 +38,11 @@ class Change:
         """A short, log-safe description naming the event (table, op, position)."""
         where = f"{self.schema}.{self.table}" if self.schema else self.table
         return f"{self.op} on {where} at {self.position}"
+
+    @classmethod
+    def position_only(cls, position: dict[str, Any], **meta: Any) -> "Change":
+        """A change with no rows: it only moves the checkpoint (a tombstone, a skipped record)."""
+        return cls("", "position", None, None, position=position, meta=meta or None)
 
     @property
     def row(self) -> dict[str, Any] | None:

@@ -68,6 +68,8 @@ class _Context:
         while not req.done.wait(0.2):
             if self._pipeline._writer_failed.is_set():
                 raise KbgraphError("the writer stopped before the flush completed")
+            if self._pipeline._writer_done.is_set():
+                return  # the writer finished after committing everything it was given
 
     def checkpoint(self) -> dict[str, Any]:
         p = self._pipeline
@@ -101,6 +103,7 @@ class Pipeline:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(queue_size, batch_size))
         self._stopping = threading.Event()
         self._writer_failed = threading.Event()
+        self._writer_done = threading.Event()
         self._driver: Any = None
 
     def stop(self) -> None:
@@ -161,6 +164,7 @@ class Pipeline:
                 self._stopping.set()
                 raise
             finally:
+                self._writer_done.set()
                 reader.join(timeout=10)
             stats.seconds = time.monotonic() - started
             return stats

@@ -125,6 +125,8 @@ class Mapping:
     # -- translation ---------------------------------------------------------------------------
     def translate(self, change: Change) -> list[GraphOp]:
         """Graph operations for one change; [] for a table no rule maps. Raises ChangeError."""
+        if change.op == "position":
+            return []
         rules = self.rules_for(change.schema, change.table)
         if not rules:
             return []

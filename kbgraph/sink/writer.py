@@ -83,6 +83,7 @@ class GraphWriter:
         self.dead_letter_hook = dead_letter_hook
         self.counts = Counts()
         self.position: dict[str, Any] = {}  # merged position of everything committed by this writer
+        self._hooked: set[int] = set()  # changes already handed to the dead-letter hook (halving retries)
         self._cp = cypher.checkpoint_write()
         self._dl = cypher.dead_letter_write()
 
@@ -128,7 +129,8 @@ class GraphWriter:
             position.update(it.change.position)
             if it.error is not None:
                 dead.append(_dead_letter_row(it.change, str(it.error)))
-                if self.dead_letter_hook is not None:
+                if self.dead_letter_hook is not None and id(it.change) not in self._hooked:
+                    self._hooked.add(id(it.change))
                     self.dead_letter_hook(it.change, str(it.error))
             else:
                 ops.extend(it.ops)
@@ -160,3 +162,4 @@ class GraphWriter:
         for s in summaries:
             c.add_summary(s)
         self.position.update(position)
+        self._hooked.difference_update(id(it.change) for it in items)

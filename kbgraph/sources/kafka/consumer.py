@@ -45,7 +45,7 @@ DEFAULT_CONSUMER = {
 
 def position_marker(position: dict[str, Any]) -> Change:
     """A change that only moves the checkpoint: no table, no rows, so no rule maps it."""
-    return Change("", "truncate", None, None, position=position, meta={"position_only": True})
+    return Change.position_only(position, position_only=True)
 
 
 class KafkaSource:
