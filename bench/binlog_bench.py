@@ -23,7 +23,6 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from kbgraph.sources.binlog.position import Position  # noqa: E402
 from kbgraph.sources.binlog.reader import BinlogSource  # noqa: E402
 from kbgraph.sources.binlog.server import ConnInfo, current_position  # noqa: E402
 from kbgraph.sources.binlog.tables import MappedTables  # noqa: E402
+from kbgraph.sources import StandaloneContext
 
 DDL = """CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, score DECIMAL(10,2),
   meta JSON, updated_at DATETIME(6) NOT NULL)"""
@@ -54,17 +54,6 @@ entities:
     key: [id]
     properties: {{name: name, score: score, meta: meta, updated_at: updated_at}}
 """
-
-
-class _Ctx:
-    def __init__(self) -> None:
-        self.stopping = threading.Event()
-
-    def flush(self) -> None:
-        pass
-
-    def checkpoint(self) -> dict[str, Any]:
-        return {}
 
 
 def _row(i: int, v: int) -> str:
@@ -117,7 +106,7 @@ def source_only(conn: ConnInfo, tables: MappedTables, start: Position, end: Posi
     src = BinlogSource(conn, tables, server_id=4802, blocking=False, initial=start, until=end)
     n = 0
     try:
-        for ch in src.changes({}, _Ctx()):
+        for ch in src.changes({}, StandaloneContext()):
             n += 1
             if keep is not None:
                 keep.append(ch)

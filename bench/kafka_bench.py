@@ -37,6 +37,7 @@ from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
 from kbgraph.sink.target import GraphTarget
 from kbgraph.sources.kafka import KafkaSource
+from kbgraph.sources import StandaloneContext
 from tests.integration.kafka_support import (
     FAST_GROUP,
     KB_MAPPING,
@@ -84,20 +85,9 @@ def bare_consume(bootstrap: str, topic: str, n: int) -> float:
         c.close()
 
 
-class _Ctx:
-    def __init__(self) -> None:
-        self.stopping = threading.Event()
-
-    def flush(self) -> None:
-        pass
-
-    def checkpoint(self) -> dict[str, Any]:
-        return {}
-
-
 def decode_only(bootstrap: str, topic: str, n: int, mapping: Any) -> float:
     source = KafkaSource(bootstrap, {topic: "debezium"}, group=f"decode-{time.time_ns()}", mapped=mapping, consumer_options=FAST_GROUP)
-    ctx = _Ctx()
+    ctx = StandaloneContext()
     got, t0 = 0, None
     try:
         for c in source.changes({}, ctx):

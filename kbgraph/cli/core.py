@@ -23,6 +23,7 @@ from kbgraph.mapping import compile_mappings
 from kbgraph.mapping.rules import Mapping
 from kbgraph.pipeline import Pipeline, RunStats
 from kbgraph.settings import Settings
+from kbgraph.sources import StandaloneContext
 from kbgraph.sources.registry import SOURCES, build_source
 
 
@@ -78,20 +79,11 @@ def plan(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Print the Cypher and parameters a sync would run for a change file, without a database."""
-    import threading
 
     from kbgraph.sources.jsonl import JsonlSource
 
     s = settings(config)
     m = _mapping(s, mappings)
-
-    class _Ctx:
-        stopping = threading.Event()
-
-        def flush(self) -> None: ...
-
-        def checkpoint(self) -> dict[str, Any]:
-            return {}
 
     ops, batch_no, in_batch = [], 0, 0
 
@@ -109,7 +101,7 @@ def plan(
             console.print("$rows:\n" + shown + more, highlight=False, markup=False, soft_wrap=True)
         ops, in_batch = [], 0
 
-    for change in JsonlSource(changes).changes({}, _Ctx()):
+    for change in JsonlSource(changes).changes({}, StandaloneContext()):
         try:
             ops.extend(m.translate(change))
         except ChangeError as e:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
@@ -12,16 +11,8 @@ from kbgraph.cli.app import ConfigOpt, MappingsOpt, app, console, err, settings,
 from kbgraph.errors import KbgraphError
 from kbgraph.expected import expected_graph
 from kbgraph.mapping import compile_mappings
+from kbgraph.sources import StandaloneContext
 from kbgraph.verify import dump_graph
-
-
-class _Ctx:
-    stopping = threading.Event()
-
-    def flush(self) -> None: ...
-
-    def checkpoint(self) -> dict[str, Any]:
-        return {}
 
 
 @app.command()
@@ -45,7 +36,7 @@ def verify(
         raise KbgraphError(f"verify reads rows from 'snapshot' or 'jsonl', not {source!r}")
     rows = from_settings(s, m)
     try:
-        expected = expected_graph(m, rows.changes({}, _Ctx()))
+        expected = expected_graph(m, rows.changes({}, StandaloneContext()))
     finally:
         rows.close()
     for e in expected.errors[:show]:

@@ -39,3 +39,18 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release connections. Called once, from the thread that runs the pipeline."""
+
+
+class StandaloneContext:
+    """A ``SourceContext`` for running a source on its own, without a pipeline: ``plan``,
+    ``verify``, benchmarks and tests. Nothing to flush; the checkpoint is the one given."""
+
+    def __init__(self, checkpoint: dict[str, Any] | None = None) -> None:
+        self.stopping = threading.Event()
+        self._checkpoint = dict(checkpoint or {})
+
+    def flush(self) -> None:
+        pass
+
+    def checkpoint(self) -> dict[str, Any]:
+        return dict(self._checkpoint)

@@ -12,20 +12,8 @@ from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.server import ConnInfo, current_position
 from kbgraph.sources.binlog.tables import MappedTables
+from kbgraph.sources import StandaloneContext
 from tests.support.mysql import mysql_connect
-
-
-class Ctx:
-    """A SourceContext for running a source without a pipeline."""
-
-    def __init__(self) -> None:
-        self.stopping = threading.Event()
-
-    def flush(self) -> None:
-        pass
-
-    def checkpoint(self) -> dict[str, Any]:
-        return {}
 
 
 def conn_info(url: str) -> ConnInfo:
@@ -62,7 +50,7 @@ def source(url: str, db: str, tables: list[str], columns: dict[str, set[str]] | 
 def read_all(src: BinlogSource, start: dict[str, Any] | None = None, limit: int | None = None) -> list[Change]:
     out: list[Change] = []
     try:
-        for ch in src.changes(start or {}, Ctx()):
+        for ch in src.changes(start or {}, StandaloneContext()):
             out.append(ch)
             if limit is not None and len(out) >= limit:
                 break

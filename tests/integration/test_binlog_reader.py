@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from kbgraph.errors import StopAtCheckpoint
+from kbgraph.sources import StandaloneContext as Ctx
 from tests.integration.binlog_support import (
-    Ctx,
     dump_thread_ids,
     essence,
     kill,

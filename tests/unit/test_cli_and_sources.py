@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import orjson
@@ -12,14 +11,11 @@ from typer.testing import CliRunner
 from kbgraph.cli.app import app
 from kbgraph.errors import SourceError
 from kbgraph.settings import load_settings
+from kbgraph.sources import StandaloneContext
 from kbgraph.sources.jsonl import JsonlSource
 
 ROOT = Path(__file__).parents[2]
 runner = CliRunner()
-
-
-class Ctx:
-    stopping = threading.Event()
 
 
 def test_validate_reports_the_example_ok():
@@ -69,9 +65,9 @@ def test_jsonl_groups_transactions_and_resumes_after_its_position(tmp_path):
     rows = [{"table": "t", "op": "insert", "after": {"id": i}, "transaction": tx} for i, tx in
             enumerate(["a", "a", "b", None, "c"])]
     f = _write(tmp_path, *(orjson.dumps(r) for r in rows))
-    changes = list(JsonlSource(f).changes({}, Ctx()))
+    changes = list(JsonlSource(f).changes({}, StandaloneContext()))
     assert [c.tx_end for c in changes] == [False, True, True, True, True]
-    resumed = list(JsonlSource(f).changes(changes[1].position, Ctx()))
+    resumed = list(JsonlSource(f).changes(changes[1].position, StandaloneContext()))
     assert [c.after["id"] for c in resumed] == [2, 3, 4]
     assert resumed[0].position["line"] == 3
 
@@ -85,7 +81,7 @@ def test_jsonl_groups_transactions_and_resumes_after_its_position(tmp_path):
 def test_jsonl_bad_line_names_file_and_line(tmp_path, line, message):
     f = _write(tmp_path, b'{"table": "t", "op": "insert", "after": {"id": 1}}', line)
     with pytest.raises(SourceError, match=message.replace("(", r"\(")):
-        list(JsonlSource(f).changes({}, Ctx()))
+        list(JsonlSource(f).changes({}, StandaloneContext()))
 
 
 def test_metrics_mirror_the_pipeline_counts():
