@@ -216,7 +216,9 @@ def test_a_worker_joining_mid_stream_takes_over_partitions_after_the_first_flush
     threads.append(threading.Thread(target=go, args=(pipelines[1], workers[1]), daemon=True))
     threads[1].start()  # joins while the first is mid-stream: a rebalance revokes its partitions
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not reached(read_checkpoint(kb_graph, graph_server.database, name), ends):
+    # wait for the join itself too: on a quiet machine the first worker may finish the stream before it
+    while time.monotonic() < deadline and not (
+            workers[0].counts["revoked"] >= 1 and reached(read_checkpoint(kb_graph, graph_server.database, name), ends)):
         time.sleep(0.3)
     for p in pipelines:
         p.stop()
