@@ -83,7 +83,7 @@ class Pipeline:
         target: GraphTarget,
         *,
         name: str,
-        batch_size: int = 2000,
+        batch_size: int = 1000,
         flush_ms: int = 200,
         queue_size: int = 10_000,
         on_error: str = "dead_letter",

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     # pipeline
     mappings: list[Path] = Field(default_factory=lambda: [Path("mappings")])
     pipeline: str = "default"  # name of the checkpoint; one per independent stream
-    batch_size: int = Field(2000, ge=1)  # changes per graph transaction (split only for larger source transactions)
+    batch_size: int = Field(1000, ge=1)  # changes per graph transaction (split only for larger source transactions)
     flush_ms: int = Field(200, ge=1)  # flush a partial batch after this long without a full one
     queue_size: int = Field(10_000, ge=1)  # changes buffered between reader and writer (at least batch_size)
     on_error: Literal["dead_letter", "stop"] = "dead_letter"

@@ -74,7 +74,7 @@ def _cypher_value(v: Any) -> str:
 def plan(
     changes: Path = typer.Option(..., "--changes", "-c", help="JSONL change file"),
     mappings: Optional[list[Path]] = MappingsOpt,
-    batch_size: int = typer.Option(2000, "--batch-size", help="changes per transaction"),
+    batch_size: int = typer.Option(1000, "--batch-size", help="changes per transaction"),
     limit: int = typer.Option(3, "--rows", help="parameter rows shown per statement"),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
