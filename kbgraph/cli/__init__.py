@@ -20,28 +20,25 @@ for _module in ("core", "demo", "verify", "snapshot", "publish"):
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        app(standalone_mode=False)
-    except StopAtCheckpoint as e:
-        err.print(f"[yellow]stopped:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(3)
-    except KbgraphError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except Exception as e:  # click usage errors
-        import click
+    import neo4j.exceptions as graph_errors
 
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+    try:
+        app()  # usage errors are reported and exit by themselves
+    except StopAtCheckpoint as e:
+        _fail(f"[yellow]stopped:[/] {e}", 3)
+    except KbgraphError as e:
+        _fail(f"[red]error:[/] {e}", 2)
+    except graph_errors.AuthError:
+        _fail("[red]error:[/] the graph refused the credentials: check NEO4J_USERNAME / NEO4J_PASSWORD", 2)
+    except (graph_errors.DriverError, graph_errors.Neo4jError) as e:
+        _fail(f"[red]error:[/] the graph: {type(e).__name__}: {e}", 2)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(message, highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 __all__ = ["app", "main"]
