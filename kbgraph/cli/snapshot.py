@@ -14,7 +14,7 @@ from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
 from kbgraph.sources.binlog.server import ConnInfo
 from kbgraph.sources.binlog.tables import MappedTables
-from kbgraph.sources.snapshot import SnapshotSource, finish
+from kbgraph.sources.snapshot import SnapshotSource
 
 
 @app.command()
@@ -60,8 +60,6 @@ def snapshot(
         console.print(f"[yellow]snapshot interrupted[/] after {stats.counts.changes:,} rows; "
                       "run `kbgraph snapshot` again to continue from the last committed chunk")
         raise typer.Exit(3)
-    with target.driver() as driver:
-        finish(driver, target.database, s.pipeline, source)
     rate = source.rows / source.seconds if source.seconds > 0 else 0.0
     fp = source.final_position
     console.print(f"[green]snapshot done[/]: {source.rows:,} rows read, {stats.counts.changes:,} applied, "

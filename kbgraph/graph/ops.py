@@ -42,10 +42,6 @@ class GraphOp(NamedTuple):
 BARRIER = ("*",)  # the key of an operation that touches everything of a label (TRUNCATE)
 
 
-def node_ref(label: str, key: tuple[Any, ...]) -> tuple[str, str, tuple[Any, ...]]:
-    return ("n", label, key)
-
-
 def coalesce_rows(stmt: Statement, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """The one row equivalent to applying ``old`` then ``new`` (same statement, same key)."""
     if stmt.coalesce == "same":

@@ -116,11 +116,6 @@ class Mapping:
     def columns(self, schema: str | None, table: str) -> set[str]:
         return set().union(*(r.columns for r in self.rules_for(schema, table)))
 
-    def key_columns(self, schema: str | None, table: str) -> list[str] | None:
-        for r in self.rules_for(schema, table):
-            if isinstance(r, EntityCompiled):
-                return r.keys.columns
-        return None
 
     # -- translation ---------------------------------------------------------------------------
     def translate(self, change: Change) -> list[GraphOp]:

@@ -119,10 +119,11 @@ class SnapshotSource:
                 after = None
             self.seconds = time.monotonic() - began
             self.final_position = {**base, "snapshot": {"done": True, "rows": self.rows}}
-            if held is not None:
-                held.position = dict(self.final_position)
-                held.tx_end = True
-                yield held
+            if held is None:  # every mapped table empty: the handoff position still has to be committed
+                held = Change.position_only(self.final_position)
+            held.position = dict(self.final_position)
+            held.tx_end = True
+            yield held
         except pymysql.err.MySQLError as exc:
             raise SourceError(f"snapshot failed: {mysql_error_line(exc, where)}") from None
         finally:
@@ -269,17 +270,6 @@ class SnapshotSource:
 class _RowsPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
         return Text(f"{task.speed or 0:>9,.0f} rows/s")
-
-
-def finish(driver: Any, database: str, pipeline: str, source: SnapshotSource) -> None:
-    """Record the final position even when no row carried it (every mapped table empty)."""
-    from kbgraph.checkpoint import encode_position
-    from kbgraph.graph import cypher
-
-    if source.final_position is None:
-        return
-    driver.execute_query(cypher.checkpoint_write(), pipeline=pipeline,
-                         position=encode_position(source.final_position), count=0, database_=database)
 
 
 def _after_clause(keys: list[str]) -> str:

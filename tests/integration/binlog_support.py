@@ -120,12 +120,10 @@ def compile_yaml(tmp_path: Any, text: str) -> Any:
 def snapshot_into(url: str, mapping: Any, target: Any, name: str, chunk: int = 1000, batch_size: int = 2000) -> Any:
     """Run the snapshot through the pipeline; returns (stats, source)."""
     from kbgraph.pipeline import Pipeline
-    from kbgraph.sources.snapshot import SnapshotSource, finish
+    from kbgraph.sources.snapshot import SnapshotSource
 
     src = SnapshotSource(conn_info(url), MappedTables.from_mapping(mapping), chunk=chunk)
     stats = Pipeline(mapping, target, name=name, batch_size=batch_size, flush_ms=10_000).run(src)
-    with target.driver() as driver:
-        finish(driver, target.database, name, src)
     return stats, src
 
 

@@ -285,3 +285,16 @@ def test_interrupted_snapshot_resumes_after_its_last_chunk(mysql_url, mysql_db, 
     streamed = dump_graph(graph, target.database)
     expected = scratch_dump(mysql_url, mapping, target, graph)
     assert streamed == expected, streamed.diff(expected)
+
+
+def test_snapshot_of_empty_tables_still_hands_off_its_position(mysql_url, mysql_db, graph, graph_server, tmp_path):
+    mapping = kb_setup(mysql_url, mysql_db, tmp_path)
+    target = _prepare(graph, graph_server, mapping)
+    stats, src = snapshot_into(mysql_url, mapping, target, "empty")
+    assert stats.counts.changes == 1 and src.rows == 0  # only the position-only change
+    assert read_checkpoint(graph, target.database, "empty")["file"] == src.final_position["file"]
+    _fill(mysql_url, mysql_db, 5)  # written after the snapshot: the stream must bring all of it
+    assert sync_into(mysql_url, mapping, target, "empty").counts.changes >= 10
+    streamed = dump_graph(graph, target.database)
+    expected = scratch_dump(mysql_url, mapping, target, graph)
+    assert streamed == expected, streamed.diff(expected)
