@@ -6,12 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import neo4j
-
 from kbgraph.embedded import EmbeddedGraph
+from kbgraph.verify import reset_graph  # noqa: F401  (re-exported for the tests)
 
 ENV_URI = "KBGRAPH_TEST_NEO4J_URI"
-RESET_CHUNK = 5000  # nodes deleted per transaction, so a big graph does not blow up one transaction
 
 
 @dataclass
@@ -45,20 +43,3 @@ def start_graph_server(tmp_dir: Path) -> GraphServer:
         )
     g = EmbeddedGraph(tmp_dir).start()
     return GraphServer(g.uri, g.user, g.password, g.database, is_stand_in=True, embedded=g)
-
-
-def reset_graph(driver: neo4j.Driver, database: str, chunk: int = RESET_CHUNK) -> int:
-    """DETACH DELETE every node, ``chunk`` nodes per transaction. Constraints and indexes stay.
-
-    Returns how many nodes were deleted.
-    """
-    total = 0
-    with driver.session(database=database) as session:
-        while True:
-            record = session.run(
-                "MATCH (n) WITH n LIMIT $chunk DETACH DELETE n RETURN count(*) AS deleted", chunk=chunk
-            ).single(strict=True)
-            deleted = int(record["deleted"])
-            total += deleted
-            if deleted == 0:
-                return total
