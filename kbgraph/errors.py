@@ -15,7 +15,12 @@ class ChangeError(KbgraphError):
     """One change cannot be translated (bad value, label outside the allow-list, ...).
 
     The pipeline sends the change to the dead-letter store with this message as its reason.
+    ``ops`` are the graph operations that still apply: a row whose after image is rejected is
+    treated as not in the graph (its node at most a stub, a key change still moves it), so that a
+    later correction of the row converges.
     """
+
+    ops: list = []  # noqa: RUF012  (GraphOps; empty unless set by the translator)
 
 
 class SourceError(KbgraphError):

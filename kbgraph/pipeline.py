@@ -127,7 +127,7 @@ class Pipeline:
                 try:
                     item = Item(change, translate(change))
                 except ChangeError as e:
-                    item = Item(change, [], e)
+                    item = Item(change, e.ops, e)
                 self._put(item)
                 if self._stopping.is_set():
                     break

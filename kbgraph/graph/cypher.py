@@ -81,10 +81,82 @@ def node_delete(label: str, key_props: Sequence[str], drop_labels: Sequence[str]
     return "\n".join(lines)
 
 
+def rekey_move(label: str, key_props: Sequence[str], rel_type: str, outgoing: bool) -> str:
+    """Re-key onto a stub, step 1: move the stub's relationships of one type to the re-keyed node.
+
+    ``s`` holds the target key (a stub, since no row has it), ``n`` is the node being re-keyed.
+    Outgoing relationships move first, so a self-loop on the stub becomes ``(n)->(s)`` and the
+    incoming step then makes it ``(n)->(n)``. Neo4j 5 Community has no dynamic relationship types
+    without APOC, so there is one statement per type the mappings can attach to the label.
+    """
+    t = esc(rel_type)
+    pattern, create = ((f"(s)-[r:{t}]->(x)", f"CREATE (n)-[r2:{t}]->(x)") if outgoing
+                       else (f"(s)<-[r:{t}]-(x)", f"CREATE (x)-[r2:{t}]->(n)"))
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (s:{esc(label)} {key_map(key_props, 'row.n')})",
+            f"MATCH (n:{esc(label)} {key_map(key_props, 'row.o')})",
+            f"MATCH {pattern}",
+            "WHERE s <> n",
+            create,
+            "SET r2 = properties(r)",
+            "DELETE r",
+        ]
+    )
+
+
 def node_rekey(label: str, key_props: Sequence[str]) -> str:
+    """Re-key, step 2: the node takes the new key; a stub that held it is merged in and goes.
+
+    The stub's relationships were moved by ``rekey_move``; its properties (the key, attribute
+    properties from other tables) are laid onto the node, and the node stays a stub only if both
+    were stubs. The stub is deleted before the key is set, so the uniqueness constraint holds at
+    every step.
+    """
     sets = ", ".join(f"n.{esc(p)} = row.n[{i}]" for i, p in enumerate(key_props))
     return "\n".join(
-        ["UNWIND $rows AS row", f"MATCH (n:{esc(label)} {key_map(key_props, 'row.o')})", f"SET {sets}"]
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (n:{esc(label)} {key_map(key_props, 'row.o')})",
+            f"OPTIONAL MATCH (s:{esc(label)} {key_map(key_props, 'row.n')})",
+            "WITH row, n, s, CASE WHEN s IS NULL THEN {} ELSE properties(s) END AS sp,",
+            f"     CASE WHEN s IS NULL THEN true ELSE coalesce(s.{STUB}, false) END AS ss",
+            "FOREACH (x IN CASE WHEN s IS NULL THEN [] ELSE [s] END | DETACH DELETE x)",
+            f"SET n += sp, {sets}",
+            f"SET n.{STUB} = CASE WHEN coalesce(n.{STUB}, false) AND ss THEN true ELSE null END",
+        ]
+    )
+
+
+def rekey_cascade_read(owner: str, owner_key: Sequence[str], pattern: str, var: str) -> str:
+    """Cascade, read step: the row ids of one rule's elements attached to a re-keyed node.
+
+    ``pattern`` matches from ``(n)`` to the element ``var``; its row id starts with the rule's
+    prefix. The rows carry which positions of the id hold the re-keyed columns and their old and
+    new values; ``cascade_ids`` (Python) computes each new id.
+    """
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (n:{esc(owner)} {key_map(owner_key, 'row.n')}){pattern}",
+            f"WHERE {var}.{ROW_ID} STARTS WITH row.prefix",
+            f"RETURN DISTINCT {var}.{ROW_ID} AS id, row.pos AS pos, row.ov AS ov, row.nv AS nv",
+        ]
+    )
+
+
+def edge_set_id(rel_type: str) -> str:
+    """Cascade, write step: a relationship takes its row's new id."""
+    return "\n".join(
+        ["UNWIND $rows AS row", f"MATCH ()-[r:{esc(rel_type)} {{{ROW_ID}: row.old}}]->()", f"SET r.{ROW_ID} = row.new"]
+    )
+
+
+def node_set_id(label: str) -> str:
+    """Cascade, write step: a property node takes its row's new id."""
+    return "\n".join(
+        ["UNWIND $rows AS row", f"MATCH (p:{esc(label)} {{{ROW_ID}: row.old}})", f"SET p.{ROW_ID} = row.new"]
     )
 
 
@@ -185,6 +257,22 @@ def entity_truncate_read(label: str, key_props: Sequence[str], names: Sequence[s
             "UNWIND $rows AS row",
             f"MATCH (n:{esc(label)}) WHERE n.{STUB} IS NULL",
             f"RETURN {keys} AS k, [k IN keys(n) WHERE {owned}] AS drop",
+        ]
+    )
+
+
+def node_prune_read(label: str, key_props: Sequence[str], prefixes: Sequence[str]) -> str:
+    """Read step: flattened JSON leaves of a node that its row's state lacks (``row.keep``).
+
+    Used when the before image did not map, so which leaves the node holds is not known.
+    """
+    return "\n".join(
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (n:{esc(label)} {key_map(key_props, 'row.k')})",
+            f"WITH row, [k IN keys(n) WHERE any(x IN {_str_list(prefixes)} WHERE k STARTS WITH x) AND NOT k IN row.keep] AS drop",
+            "WHERE size(drop) > 0",
+            "RETURN row.k AS k, drop",
         ]
     )
 

@@ -8,7 +8,7 @@ may be reordered (none that share a key) and which may be coalesced (same statem
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -24,9 +24,15 @@ class Statement:
     name: str  # for plans, logs and errors: "entity/entity upsert :Person"
     cypher: str
     coalesce: Coalesce
-    # a read-then-write statement: ``cypher`` returns records {k, drop}; each becomes a row
-    # {"k": k, "p": {name: None for name in drop}} of ``then``, run in the same transaction
+    # a read-then-write statement: ``cypher`` returns records; ``transform`` turns each into a row
+    # of ``then`` (or None to drop it), which runs in the same transaction right after
     then: "Statement | None" = None
+    transform: "Callable[[Any], dict[str, Any] | None]" = None  # type: ignore[assignment]
+
+    def rows_then(self, records: Any) -> list[dict[str, Any]]:
+        """The rows of ``then`` for the records ``cypher`` returned."""
+        convert = self.transform or drop_props
+        return [row for row in map(convert, records) if row is not None]
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Statement({self.name!r})"
@@ -37,6 +43,11 @@ class GraphOp(NamedTuple):
     row: dict[str, Any]
     keys: tuple[Hashable, ...]  # graph elements touched: ("n", label, key), ("e", id), ("p", id)
     ckey: Hashable  # coalesce key (unused for coalesce="none")
+
+
+def drop_props(record: Any) -> dict[str, Any]:
+    """A record {k, drop} → the row {"k": k, "p": {name: None for name in drop}} (TRUNCATE's read step)."""
+    return {"k": record["k"], "p": dict.fromkeys(record["drop"])}
 
 
 BARRIER = ("*",)  # the key of an operation that touches everything of a label (TRUNCATE)

@@ -8,8 +8,12 @@ from typing import Any
 from kbgraph.errors import ChangeError
 from kbgraph.graph import cypher
 from kbgraph.graph.ops import BARRIER, GraphOp, Statement
-from kbgraph.mapping.columns import REMOVE, UPSERT, Columns, Props, Row, diff, nulls, row_id, where_of
+from kbgraph.mapping.columns import REMOVE, UPSERT, Columns, Props, Row, nulls, row_id, state, where_of
+from kbgraph.mapping.compiled import after_view, lenient
 from kbgraph.mapping.model import Options, PropertyRule, check_property_key
+
+
+_NODE_PROPS = ("name", "value")  # what a property node holds (flattened JSON values add "value.*")
 
 
 @dataclass
@@ -85,15 +89,14 @@ class PropertyCompiled:
             )
         return _PropView(None, owner, {attr + k[5:]: v for k, v in value.items()})
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]]) -> None:
-        self.ops(self.view(before), self.view(after), out)
-
-    def ops(self, old: _PropView | None, new: _PropView | None, out: list[list[GraphOp]]) -> None:
+    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[str]) -> None:
+        new = after_view(self.view, after, errors)
+        old, _ = lenient(self.view, before)
         if self.as_node:
-            self._node_ops(old, new, out)
+            self._node_ops(before, old, new, out)
             return
         if old is not None and new is not None and old.owner == new.owner:
-            p = diff(old.props, new.props)
+            p = {**nulls(old.props), **new.props}  # a renamed attribute loses its old name
             if p:
                 self._emit(new.owner, p, out)
             return
@@ -110,17 +113,21 @@ class PropertyCompiled:
             ref = ("n", self.owner_label, owner)
             out[REMOVE].append(GraphOp(self.unset, {"k": list(owner), "p": p}, (ref,), ref))
 
-    def _node_ops(self, old: _PropView | None, new: _PropView | None, out: list[list[GraphOp]]) -> None:
+    def _node_ops(self, before: Row | None, old: _PropView | None, new: _PropView | None,
+                  out: list[list[GraphOp]]) -> None:
         if old is not None and new is not None and (old.id, old.owner) == (new.id, new.owner):
-            p = diff(old.props, new.props)
-            if p:
-                self._node_upsert(new, p, out)
+            self._node_upsert(new, state(_NODE_PROPS, new.props, old.props), out)
             return
         if old is not None:
             refs = (("p", old.id), ("n", self.owner_label, old.owner))
             out[REMOVE].append(GraphOp(self.unset, {"id": old.id}, refs, refs[0]))
+        elif before is not None:
+            # the before image names no property node (not in the graph, or did not map): make sure
+            # none of its row id is left
+            rid = row_id(self.name, self.key_cols, before)
+            out[REMOVE].append(GraphOp(self.unset, {"id": rid}, (("p", rid),), ("p", rid)))
         if new is not None:
-            self._node_upsert(new, new.props, out)
+            self._node_upsert(new, state(_NODE_PROPS, new.props), out)
 
     def _node_upsert(self, v: _PropView, p: Props, out: list[list[GraphOp]]) -> None:
         refs = (("p", v.id), ("m", self.owner_label, v.owner))

@@ -83,21 +83,59 @@ class Columns:
         return out
 
 
-def diff(old: Props, new: Props) -> Props:
-    """What ``SET n += diff`` needs to turn ``old`` into ``new`` (None removes)."""
-    out = {k: v for k, v in new.items() if k not in old or old[k] != v or type(old[k]) is not type(v)}
-    for k in old:
-        if k not in new:
-            out[k] = None
-    return out
-
-
 def nulls(props: Props) -> Props:
     return dict.fromkeys(props)
 
 
+def state(names: Sequence[str], new: Props, old: Props | None = None) -> Props:
+    """What ``SET x += state`` needs to make a present element hold exactly ``new`` (state-based).
+
+    Every mapped property name is written: its value, or NULL (which removes it) when the row has
+    none. Flattened JSON leaves of the old image that the new one lacks are removed too. Properties
+    the rule does not own (kbgraph's ``_kb*``, attributes from other tables) are left alone.
+    """
+    out = dict.fromkeys(names)
+    if old:
+        out.update(dict.fromkeys(old))
+    out.update(new)
+    return out
+
+
+def _json(v: Any) -> str:
+    return orjson.dumps(v, default=str).decode()
+
+
 def row_id(rule: str, cols: Sequence[str], row: Row) -> str:
-    return rule + ":" + orjson.dumps([row.get(c) for c in cols], default=str).decode()
+    return rule + ":" + _json([row.get(c) for c in cols])
+
+
+def cascade_values(row: Row, cols: Sequence[str]) -> list[str]:
+    """The values of ``cols`` as they appear inside a row id (JSON), for a re-key cascade."""
+    return [_json(row.get(c)) for c in cols]
+
+
+def cascade_id(record: Any) -> dict[str, Any] | None:
+    """A re-key cascade: the row id ``record["id"]`` with the re-keyed columns' values replaced.
+
+    ``pos`` are the positions of the columns that follow the re-keyed node, ``ov`` / ``nv`` their
+    old and new values as JSON. A position holding another value (the element already belongs to
+    the new key, e.g. it came from a merged stub) is left alone.
+    """
+    rid: str = record["id"]
+    at = rid.find(":[")
+    prefix, body = rid[:at], rid[at + 1:]
+    try:
+        values = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    changed = False
+    for i, ov, nv in zip(record["pos"], record["ov"], record["nv"]):
+        if i < len(values) and _json(values[i]) == ov:
+            values[i] = orjson.loads(nv)
+            changed = True
+    if not changed:
+        return None
+    return {"old": rid, "new": prefix + ":" + _json(values)}
 
 
 class Chooser:

@@ -11,6 +11,7 @@ the convergence test meaningful. Attribute (EAV) rules live in ``attributes.py``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,8 @@ from kbgraph.errors import ChangeError
 from kbgraph.graph import cypher
 from kbgraph.graph.ops import BARRIER, GraphOp, Statement
 from kbgraph.mapping.columns import (
-    NODE_DELETE, NODE_UPSERT, REKEY, REMOVE, UPSERT, Chooser, Columns, Props, Row, diff, nulls, row_id, where_of,
+    NODE_DELETE, NODE_UPSERT, REKEY, REMOVE, UPSERT, Chooser, Columns, Props, Row, cascade_values, row_id, state,
+    where_of,
 )
 from kbgraph.mapping.model import EntityRule, Options, RelationRule
 
@@ -58,7 +60,15 @@ class EntityCompiled:
             f"{name}: delete :{self.label}", cypher.node_delete(self.label, self.key_props, [*self.fixed, *allow]), "merge"
         )
         self.rekey = Statement(f"{name}: re-key :{self.label}", cypher.node_rekey(self.label, self.key_props), "none")
+        # set by Mapping once every rule is known: moving a stub's relationships, then cascades
+        self.rekey_steps: list[Statement] = [self.rekey]
+        self.cascades: list[Cascade] = []
         names = self.props.names
+        unset = Statement(f"{name}: unset stale JSON leaves of :{self.label}",
+                          cypher.props_unset(self.label, self.key_props), "merge")
+        self.prune = Statement(f"{name}: find stale JSON leaves of :{self.label}",
+                               cypher.node_prune_read(self.label, self.key_props, [n + "." for n in names]),
+                               "none", then=unset)
         self.truncate_stmt = Statement(
             f"{name}: truncate :{self.label}",
             cypher.entity_truncate_read(self.label, self.key_props, names, [n + "." for n in names]),
@@ -86,35 +96,71 @@ class EntityCompiled:
             raise ChangeError(f"rule {self.name!r}: a key column of {self.keys.columns} is NULL")
         return key
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]]) -> None:
-        old, new = self.view(before), self.view(after)
-        if before is not None and after is not None:
+    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[str]) -> None:
+        new = after_view(self.view, after, errors)  # the before image only says what to take away
+        old, known = lenient(self.view, before)
+        k_old = lenient(self.key_of, before)[0] if before is not None else None
+        k_new = lenient(self.key_of, after)[0] if after is not None else k_old
+        if k_old is not None and k_new is not None and k_old != k_new:
             # A key change moves the node, whether or not the row passes the filter: the node may
             # be a stub that rows referencing this key (which follow it, like ON UPDATE CASCADE) keep.
-            k_old, k_new = self.key_of(before), self.key_of(after)
-            if k_old != k_new:
-                refs = (("n", self.label, k_old), ("n", self.label, k_new))
-                out[REKEY].append(GraphOp(self.rekey, {"o": list(k_old), "n": list(k_new)}, refs, None))
-                if old is not None:
-                    old.key = k_new
-        self.ops(old, new, out)
+            refs = (("n", self.label, k_old), ("n", self.label, k_new))
+            for stmt in self.rekey_steps:
+                out[REKEY].append(GraphOp(stmt, {"o": list(k_old), "n": list(k_new)}, refs, None))
+            for c in self.cascades:
+                row = {"n": list(k_new), "prefix": c.prefix, "pos": c.pos,
+                       "ov": cascade_values(before, c.columns), "nv": cascade_values(after, c.columns)}
+                out[REKEY].append(GraphOp(c.stmt, row, refs, None))
+            if old is not None:
+                old.key = k_new
+        if new is not None:
+            ref = ("u", self.label, new.key)
+            p = state(self.props.names, new.props, old.props if old is not None else None)
+            out[NODE_UPSERT].append(GraphOp(self.upserts[new.label], {"k": list(new.key), "p": p}, (ref,), ref))
+        elif before is not None and k_new is not None:
+            # the row is not (or no longer) in the graph: make sure its node is at most a stub
+            ref = ("n", self.label, k_new)
+            p = state(self.props.names, {}, old.props if old is not None else None)
+            out[NODE_DELETE].append(GraphOp(self.delete, {"k": list(k_new), "p": p}, (ref,), ref))
+        if not known and k_new is not None and self.props.names:
+            # the before image did not map: which flattened JSON leaves the node holds is unknown
+            ref = ("n", self.label, k_new)
+            keep = list(new.props) if new is not None else []
+            out[UPSERT].append(GraphOp(self.prune, {"k": list(k_new), "keep": keep}, (ref,), None))
 
-    def ops(self, old: _NodeView | None, new: _NodeView | None, out: list[list[GraphOp]]) -> None:
-        """``old`` and ``new`` have the same key here (a re-key was emitted before)."""
-        if old is None and new is None:
-            return
-        if new is None:
-            ref = ("n", self.label, old.key)
-            out[NODE_DELETE].append(GraphOp(self.delete, {"k": list(old.key), "p": nulls(old.props)}, (ref,), ref))
-            return
-        ref = ("u", self.label, new.key)
-        if old is None:
-            p = new.props
-        else:
-            p = diff(old.props, new.props)
-            if not p and old.label == new.label:
-                return
-        out[NODE_UPSERT].append(GraphOp(self.upserts[new.label], {"k": list(new.key), "p": p}, (ref,), ref))
+
+@dataclass(frozen=True)
+class Cascade:
+    """Row ids that follow a re-keyed node: one rule's elements whose row key holds its key columns."""
+
+    stmt: Statement  # read step (then: write the new ids)
+    prefix: str  # the rule's row-id prefix
+    pos: list[int]  # positions in the row id that hold the node's key columns
+    columns: list[str]  # the entity table's columns whose values those positions hold
+
+
+def after_view(fn: Callable[[Row], Any], row: Row | None, errors: list[str]) -> Any:
+    """``fn(row)``; when the after image does not map, its error is noted and the row counts as not
+    in the graph (the change is dead-lettered with that reason, and what it takes away applies)."""
+    try:
+        return fn(row) if row is not None else None
+    except ChangeError as e:
+        errors.append(str(e))
+        return None
+
+
+def lenient(fn: Callable[[Row], Any], row: Row | None) -> tuple[Any, bool]:
+    """``fn(row)``, or ``(None, False)`` when the row does not map (a before image that failed then).
+
+    An image that failed the mapping on the before side (a label outside the allow-list, a value
+    that does not convert) must not block the after side: that is how a rejected row is corrected.
+    """
+    if row is None:
+        return None, True
+    try:
+        return fn(row), True
+    except ChangeError:
+        return None, False
 
 
 @dataclass
@@ -181,25 +227,33 @@ class RelationCompiled:
             return None
         return _EdgeView(row_id(self.name, self.key_cols, row), rtype, f, t, self.props.props(row))
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]]) -> None:
-        self.ops(self.view(before), self.view(after), out)
+    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[str]) -> None:
+        new = after_view(self.view, after, errors)
+        old, _ = lenient(self.view, before)
+        if old is not None and new is not None and (old.id, old.type, old.f, old.t) == (new.id, new.type, new.f, new.t):
+            self._upsert(new, state(self.props.names, new.props, old.props), out)
+            return
+        if old is not None:
+            refs = self._refs(old)
+            out[REMOVE].append(GraphOp(self.deletes[old.type], {"id": old.id}, refs, refs[0]))
+        elif before is not None:
+            # the before image names no relationship (the row was not in the graph, or the image
+            # did not map): make sure none of its row id is left, wherever it is
+            rid = self._id(before)
+            for stmt in self.deletes.values():
+                out[REMOVE].append(GraphOp(stmt, {"id": rid}, (("e", rid),), ("e", rid)))
+        if new is not None:
+            self._upsert(new, state(self.props.names, new.props), out)
+
+    def _id(self, row: Row) -> str:
+        return row_id(self.name, self.key_cols, row)
+
+    def _upsert(self, v: _EdgeView, p: Props, out: list[list[GraphOp]]) -> None:
+        row = {"id": v.id, "f": list(v.f), "t": list(v.t), "p": p}
+        refs = self._refs(v, True)
+        out[UPSERT].append(GraphOp(self.upserts[v.type], row, refs, refs[0]))
 
     def _refs(self, v: _EdgeView, merge: bool = False) -> tuple:
         """Elements touched; an upsert only MERGEs its endpoints ("m": commutes with entity upserts)."""
         kind = "m" if merge else "n"
         return (("e", v.id), (kind, self.f_label, v.f), (kind, self.t_label, v.t))
-
-    def ops(self, old: _EdgeView | None, new: _EdgeView | None, out: list[list[GraphOp]]) -> None:
-        if old is not None and new is not None and (old.id, old.type, old.f, old.t) == (new.id, new.type, new.f, new.t):
-            p = diff(old.props, new.props)
-            if p:
-                row = {"id": new.id, "f": list(new.f), "t": list(new.t), "p": p}
-                out[UPSERT].append(GraphOp(self.upserts[new.type], row, self._refs(new, True), ("e", new.id)))
-            return
-        if old is not None:
-            refs = self._refs(old)
-            out[REMOVE].append(GraphOp(self.deletes[old.type], {"id": old.id}, refs, refs[0]))
-        if new is not None:
-            row = {"id": new.id, "f": list(new.f), "t": list(new.t), "p": new.props}
-            refs = self._refs(new, True)
-            out[UPSERT].append(GraphOp(self.upserts[new.type], row, refs, refs[0]))

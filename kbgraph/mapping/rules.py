@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError, MappingError
+from kbgraph.graph import cypher
 from kbgraph.graph.cypher import CHECKPOINT_LABEL, ROW_ID
 from kbgraph.graph.ops import GraphOp, Statement
 from kbgraph.mapping.attributes import PropertyCompiled
-
-from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
+from kbgraph.mapping.columns import Columns, cascade_id
+from kbgraph.mapping.compiled import Cascade, EntityCompiled, RelationCompiled
 from kbgraph.mapping.model import column_name
 
 if TYPE_CHECKING:
@@ -39,7 +40,11 @@ Rule = EntityCompiled | RelationCompiled | PropertyCompiled
 
 
 def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
-    """The graph operations of one change over the rules of its table, in application order."""
+    """The graph operations of one change over the rules of its table, in application order.
+
+    Raises ChangeError when the after image does not map; its ``ops`` then treat the row as not in
+    the graph (so a key change still moves the node and the old state goes).
+    """
     out: list[list[GraphOp]] = [[], [], [], [], []]
     if change.op == "truncate":
         for rule in rules:
@@ -47,12 +52,73 @@ def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
         return [op for bucket in out for op in bucket]
     before = change.before if change.op != "insert" else None
     after = change.after if change.op != "delete" else None
+    errors: list[str] = []
     for rule in rules:
-        try:
-            rule.translate(before, after, out)
-        except ChangeError as e:
-            raise ChangeError(f"{change.describe()}: {e}") from None
-    return [op for bucket in out for op in bucket]
+        rule.translate(before, after, out, errors)
+    ops = [op for bucket in out for op in bucket]
+    if errors:
+        e = ChangeError(f"{change.describe()}: {'; '.join(errors)}")
+        e.ops = ops
+        raise e
+    return ops
+
+
+def bind_rekey(entity: EntityCompiled, rules: Sequence[Rule]) -> None:
+    """What a re-key of ``entity``'s nodes must also do, from every rule that can touch them.
+
+    1. A stub that holds the new key is merged in: its relationships move, one statement per
+       relationship type the rules can attach to the label (outgoing before incoming, per type, so
+       self-loops come out right), then the node takes the key and the stub goes.
+    2. Cascades: rows of other tables whose own key holds the referencing columns (a join table
+       keyed by its foreign keys, an attribute row keyed by its owner) change their key with
+       ``ON UPDATE CASCADE``; their relationships' and property nodes' row ids follow.
+    """
+    label, name = entity.label, entity.name
+    out_types: dict[str, None] = {}
+    in_types: dict[str, None] = {}
+    cascades: list[Cascade] = []
+    entity_col = dict(zip(entity.keys.names, entity.keys.columns))
+
+    def cascade(rule_name: str, key_cols: list[str], side: Columns, stmts: list[tuple[str, Statement]], var: str) -> None:
+        col_prop = dict(zip(side.columns, side.names))
+        pos = [i for i, c in enumerate(key_cols) if col_prop.get(c) in entity_col]
+        if not pos:
+            return
+        cols = [entity_col[col_prop[key_cols[i]]] for i in pos]
+        for pattern, then in stmts:
+            read = Statement(f"{name}: re-key cascade to {rule_name} ({then.name})",
+                             cypher.rekey_cascade_read(label, entity.key_props, pattern, var), "none",
+                             then=then, transform=cascade_id)
+            cascades.append(Cascade(read, rule_name + ":", pos, cols))
+
+    for r in rules:
+        if isinstance(r, RelationCompiled):
+            if r.f_label == label:
+                out_types.update(dict.fromkeys(r.types))
+            if r.t_label == label:
+                in_types.update(dict.fromkeys(r.types))
+            if r.table == entity.table:
+                continue  # the entity row's own change re-identifies these
+            for side, side_label, arrow in ((r.f, r.f_label, "-[r:{}]->()"), (r.t, r.t_label, "<-[r:{}]-()")):
+                if side_label != label:
+                    continue
+                stmts = [(arrow.format(cypher.esc(t)), Statement(f"{r.name}: new row id [:{t}]", cypher.edge_set_id(t), "none"))
+                         for t in r.types]
+                cascade(r.name, r.key_cols, side, stmts, "r")
+        elif isinstance(r, PropertyCompiled) and r.as_node and r.owner_label == label:
+            out_types[r.rel_type] = None
+            if r.table != entity.table:
+                pattern = f"-[:{cypher.esc(r.rel_type)}]->(p:{cypher.esc(r.node_label)})"
+                then = Statement(f"{r.name}: new row id :{r.node_label}", cypher.node_set_id(r.node_label), "none")
+                cascade(r.name, r.key_cols, r.owner, [(pattern, then)], "p")
+    steps: list[Statement] = []
+    for t in [*out_types, *(t for t in in_types if t not in out_types)]:
+        for outgoing, present in ((True, t in out_types), (False, t in in_types)):
+            if present:
+                steps.append(Statement(f"{name}: re-key :{label} onto a stub, move {'out' if outgoing else 'in'} [:{t}]",
+                                       cypher.rekey_move(label, entity.key_props, t, outgoing), "none"))
+    entity.rekey_steps = [*steps, entity.rekey]
+    entity.cascades = cascades
 
 
 class Mapping:
@@ -88,6 +154,9 @@ class Mapping:
                 reserved = set(rule.owner.key) | (set(owner.key_props) | set(owner.props.names) if owner else set())
                 self._add(schema, PropertyCompiled(rule, m.options, rule.name_ or rule.table, key_cols, reserved))
         self._lookup: dict[TableId, list[Rule]] = {}
+        for e in self.rules():
+            if isinstance(e, EntityCompiled):
+                bind_rekey(e, self.rules())
 
     def _add(self, schema: str | None, rule: Rule) -> None:
         self._rules.setdefault((schema, rule.table), []).append(rule)
@@ -177,7 +246,7 @@ class Mapping:
         out: list[Statement] = []
         for r in self.rules():
             if isinstance(r, EntityCompiled):
-                out += [*r.upserts.values(), r.delete, r.rekey]
+                out += [*r.upserts.values(), r.delete, r.prune, *r.rekey_steps, *(c.stmt for c in r.cascades)]
             elif isinstance(r, RelationCompiled):
                 out += [*r.upserts.values(), *r.deletes.values()]
             else:

@@ -132,8 +132,7 @@ class GraphWriter:
                 if self.dead_letter_hook is not None and id(it.change) not in self._hooked:
                     self._hooked.add(id(it.change))
                     self.dead_letter_hook(it.change, str(it.error))
-            else:
-                ops.extend(it.ops)
+            ops.extend(it.ops)  # a rejected row still leaves the graph (ChangeError.ops)
         groups = plan_groups(ops)
         params = {"pipeline": self.pipeline, "position": encode_position(position), "count": len(items)}
 
@@ -141,8 +140,8 @@ class GraphWriter:
             summaries = []
             for g in groups:
                 result = tx.run(g.stmt.cypher, rows=g.rows)
-                if g.stmt.then is not None:  # read, then write what was read (TRUNCATE)
-                    found = [{"k": r["k"], "p": dict.fromkeys(r["drop"])} for r in result]
+                if g.stmt.then is not None:  # read, then write what was read (TRUNCATE, re-key cascades)
+                    found = g.stmt.rows_then(result)
                     summaries.append(result.consume().counters)
                     if found:
                         result = tx.run(g.stmt.then.cypher, rows=found)
