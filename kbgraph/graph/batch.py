@@ -5,6 +5,24 @@ join an existing group of its statement only if no *later* group touches any of 
 operations on one key keep their source order, and only operations that cannot affect each other
 are reordered. Inside a group, rows with the same coalesce key are merged into one row.
 
+**The invariant** (what makes a batch give the graph that batch size 1 gives): for operations
+``i < j`` in source order that *conflict*, ``group(i) < group(j)``, or both are in one group
+coalesced into one row whose effect is ``i`` then ``j``. Two operations conflict when they share
+an element key, except an upsert and a MERGE of one node (below); a TRUNCATE (``BARRIER``)
+conflicts with everything. Operations that do not conflict touch disjoint elements, or commute:
+
+- an entity upsert (``"u"``) and an endpoint/owner MERGE (``"m"``) of one node: either order
+  leaves the filled node with the relationship or attribute;
+- a delete by row id whose endpoints are unknown (the before image did not map) keys only the
+  row's element: its stub clean-up deletes only *empty* stubs, which any later statement that
+  needs them MERGEs again, so it commutes with everything else on those nodes;
+- re-key steps (moving a stub's relationships, the re-key, the id cascades) key both the old and
+  the new node key, so everything on either key, including every relationship on them, stays in
+  order with them; chained re-keys (43 → 21, then 42 → 43) never share a statement.
+
+``tests/unit/test_batch.py`` checks the invariant on the operations of thousands of random
+workloads (``placed`` exposes each operation's group), and the oracle checks the graphs.
+
 Node keys carry how they touch the node: ``("u", …)`` an entity upsert (create-or-fill),
 ``("m", …)`` a MERGE of an endpoint or owner (creates a stub if missing), ``("n", …)`` anything
 else. An upsert and a MERGE of the same node commute — either order leaves the filled node with
@@ -28,7 +46,8 @@ class Group:
         self.index: dict[Hashable, int] = {}  # coalesce key -> position in rows
 
 
-def plan_groups(ops: Iterable[GraphOp]) -> list[Group]:
+def plan_groups(ops: Iterable[GraphOp], placed: list[int] | None = None) -> list[Group]:
+    """The groups, in execution order; ``placed`` (if given) receives each operation's group index."""
     groups: list[Group] = []
     last_touch: dict[Hashable, int] = {}  # element key -> index of the last group touching it
     not_upsert: dict[Hashable, int] = {}  # node -> last group touching it other than by an upsert
@@ -60,10 +79,14 @@ def plan_groups(ops: Iterable[GraphOp]) -> list[Group]:
             at = group.index.get(op.ckey)
             if at is not None:
                 group.rows[at] = coalesce_rows(stmt, group.rows[at], op.row)
+                if placed is not None:
+                    placed.append(target)
                 continue
         if stmt.coalesce != "none":
             group.index[op.ckey] = len(group.rows)
         group.rows.append(op.row)
+        if placed is not None:
+            placed.append(target)
         if op.keys == BARRIER:
             barrier = target
         for k in op.keys:

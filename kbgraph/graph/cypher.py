@@ -121,10 +121,10 @@ def node_rekey(label: str, key_props: Sequence[str]) -> str:
             f"MATCH (n:{esc(label)} {key_map(key_props, 'row.o')})",
             f"OPTIONAL MATCH (s:{esc(label)} {key_map(key_props, 'row.n')})",
             "WITH row, n, s, CASE WHEN s IS NULL THEN {} ELSE properties(s) END AS sp,",
-            f"     CASE WHEN s IS NULL THEN true ELSE coalesce(s.{STUB}, false) END AS ss",
+            f"     coalesce(n.{STUB}, false) AND (s IS NULL OR coalesce(s.{STUB}, false)) AS stub",
             "FOREACH (x IN CASE WHEN s IS NULL THEN [] ELSE [s] END | DETACH DELETE x)",
             f"SET n += sp, {sets}",
-            f"SET n.{STUB} = CASE WHEN coalesce(n.{STUB}, false) AND ss THEN true ELSE null END",
+            f"SET n.{STUB} = CASE WHEN stub THEN true ELSE null END",
         ]
     )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,7 @@ class Database:
         self.r = random.Random(seed)
         self.changes: list[Change] = []
         self.tx = 0
+        self.stats: Counter[str] = Counter()  # what the workload reached: re-keys onto stubs, cascades, ...
 
     # -- values ----------------------------------------------------------------------------------
     def _key_value(self, table: Table, n: int) -> dict[str, Any]:
@@ -222,8 +224,12 @@ class Database:
         new_pk = self._pk(t, after)
         if after == before or any(v is None for v in new_pk) or (new_pk != pk and new_pk in t.rows):
             return False
-        if new_pk != pk and t.entity and not self._cascade(t, before, after):
-            return False
+        if new_pk != pk and t.entity:
+            onto_stub = self._is_referenced(t, new_pk)
+            if not self._cascade(t, before, after):
+                return False
+            self.stats["re-key"] += 1
+            self.stats["re-key onto a stub"] += onto_stub
         del t.rows[pk]
         t.rows[new_pk] = after
         self._emit(t, "update", before, after)
@@ -246,6 +252,9 @@ class Database:
                     if t is e:
                         return False
                     changed = True
+                    self.stats["cascaded row"] += 1
+                    if self._pk(t, new) != rpk:
+                        self.stats["cascaded primary key"] += 1
                 npk = self._pk(t, new)
                 if npk in rows:
                     return False
@@ -301,6 +310,10 @@ class Database:
             ref = self._ref(target, n + 2)
             row.update({col: (ref[k] if ref else None) for col, k in zip(cols, pk)})
         return row
+
+    def _is_referenced(self, e: Table, key: tuple) -> bool:
+        return any(tuple(row.get(c) for c in cols) == key
+                   for t in self.t.values() for cols, target, _ in t.fks if target == e.name for row in t.rows.values())
 
     def _referenced_key(self, e: Table, n: int) -> dict[str, Any] | None:
         """A key that other rows reference but no row of ``e`` has: the graph holds it as a stub."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kbgraph.graph.batch import plan_groups
-from kbgraph.graph.ops import GraphOp, Statement
+from kbgraph.graph.ops import BARRIER, GraphOp, Statement
 
 UPSERT = Statement("upsert", "…", "merge")
 DELETE = Statement("delete", "…", "same")
@@ -90,3 +90,72 @@ def test_entity_upserts_and_endpoint_merges_commute_so_a_bulk_load_is_two_statem
 def test_a_delete_between_them_still_orders_both():
     ops = [edge("r1", 1, 2), node_delete(1), fill(1)]
     assert [name for name, _ in shape(plan_groups(ops))] == ["edge upsert", "node delete", "upsert"]
+
+
+# -- the invariant, on the operations of random workloads ------------------------------------------
+
+def _conflict(a: GraphOp, b: GraphOp) -> bool:
+    """The documented conflict relation: a shared element, except an upsert and a MERGE of one node."""
+    if a.keys == BARRIER or b.keys == BARRIER:
+        return True
+    for ka in a.keys:
+        for kb in b.keys:
+            if ka[0] in "umn" and kb[0] in "umn":
+                if ka[1:] == kb[1:] and {ka[0], kb[0]} != {"u", "m"}:
+                    return True
+            elif ka == kb:
+                return True
+    return False
+
+
+def _check_invariant(ops: list[GraphOp]) -> None:
+    placed: list[int] = []
+    groups = plan_groups(ops, placed)
+    assert len(placed) == len(ops)
+    for j, b in enumerate(ops):
+        for i in range(j):
+            a = ops[i]
+            if not _conflict(a, b):
+                continue
+            gi, gj = placed[i], placed[j]
+            if gi == gj:  # only as rows of one statement, in order (or coalesced into one row)
+                assert a.stmt is b.stmt and a.stmt.coalesce != "none", (a, b)
+            else:
+                assert gi < gj, (a.stmt.name, a.row, b.stmt.name, b.row)
+    assert len(groups) <= len(ops)
+
+
+def test_batches_keep_every_conflicting_pair_in_source_order():
+    from tests.support.oracle import build, random_steps
+
+    from kbgraph.errors import ChangeError
+    from kbgraph.mapping import compile_mappings
+
+    import tempfile
+    from pathlib import Path
+
+    tmp = Path(tempfile.mkdtemp())
+    checked = 0
+    for seed in range(300):
+        db = build(seed, random_steps(seed, 40))
+        mapping = compile_mappings([db.s.write_mapping(tmp / f"m{seed}.yaml")])
+        ops: list[GraphOp] = []
+        for ch in db.changes:
+            try:
+                ops += mapping.translate(ch)
+            except ChangeError as e:
+                ops += e.ops
+        for cut in (3, 17, len(ops)):  # batches of several sizes
+            for start in range(0, len(ops), cut):
+                _check_invariant(ops[start:start + cut])
+        checked += len(ops)
+    assert checked > 10_000
+
+
+def test_re_key_delete_re_insert_in_one_batch_keep_their_order():
+    # case E at the planner: 43 -> 21, delete 21, insert 21, with another key's operations between
+    ops = [rekey(43, 21), up(8, a=1), dele(21), up(8, a=2), up(21, name="明白")]
+    placed: list[int] = []
+    groups = plan_groups(ops, placed)
+    assert placed[0] < placed[2] < placed[4]
+    assert [g.stmt.name for g in groups] == ["rekey", "upsert", "delete", "upsert"]
