@@ -23,6 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from kbgraph.change import Change
+from kbgraph.errors import ChangeError
+from kbgraph.expected import expected_graph
+from kbgraph.graph.schema import apply_schema
+from kbgraph.mapping import compile_mappings
+from kbgraph.pipeline import Pipeline
+from kbgraph.sink.target import GraphTarget
+from kbgraph.sources.memory import ListSource
+from kbgraph.verify import dump_graph, reset_graph
 
 Step = tuple[str, int, int, int]
 KINDS = ("insert", "insert", "update", "update", "rekey", "rekey_onto_ref", "delete", "ref_insert",
@@ -382,3 +390,32 @@ def shrink(steps: list[Step], fails: Any) -> list[Step]:
                 i += chunk
         chunk //= 2
     return steps
+
+
+def check_case(seed: int, steps, graph, server, tmp_path) -> str | None:
+    """None when the case converges, else what differed."""
+    db = build(seed, steps, label_switch=not server.is_stand_in)
+    mapping = compile_mappings([db.s.write_mapping(tmp_path / f"m{seed}.yaml")])
+    target = GraphTarget(server.uri, server.user, server.password, server.database)
+    apply_schema(graph, target.database, mapping)
+    intended = 0
+    for ch in db.changes:
+        try:
+            mapping.translate(ch)
+        except ChangeError:
+            intended += 1
+    want = expected_graph(mapping, db.final_rows())
+    if want.errors:
+        return f"final rows do not map: {want.errors[:3]}"
+    expected = want.dump()
+    batch = random.Random(seed).choice([2, 3, 7, 50, 1000])
+    for size in (batch, 1):
+        reset_graph(graph, target.database)
+        run = Pipeline(mapping, target, name=f"oracle{seed}", batch_size=size, flush_ms=60_000).run(
+            ListSource([c for c in db.changes]))
+        if run.counts.dead_letters != intended:
+            return f"batch {size}: {run.counts.dead_letters} dead letters, {intended} intended"
+        got = dump_graph(graph, target.database)
+        if got != expected:
+            return f"batch {size}: the graph differs from the final rows':\n{got.diff(expected)}"
+    return None
