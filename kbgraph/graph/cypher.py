@@ -86,12 +86,16 @@ def rekey_move(label: str, key_props: Sequence[str], rel_type: str, outgoing: bo
 
     ``s`` holds the target key (a stub, since no row has it), ``n`` is the node being re-keyed.
     Outgoing relationships move first, so a self-loop on the stub becomes ``(n)->(s)`` and the
-    incoming step then makes it ``(n)->(n)``. Neo4j 5 Community has no dynamic relationship types
-    without APOC, so there is one statement per type the mappings can attach to the label.
+    incoming step then makes it ``(n)->(n)``. A relationship ``n`` already has (same type, other
+    end and row id: the changes were applied twice) is not doubled. Neo4j 5 Community has no
+    dynamic relationship types without APOC, so there is one statement per type the mappings can
+    attach to the label.
     """
     t = esc(rel_type)
-    pattern, create = ((f"(s)-[r:{t}]->(x)", f"CREATE (n)-[r2:{t}]->(x)") if outgoing
-                       else (f"(s)<-[r:{t}]-(x)", f"CREATE (x)-[r2:{t}]->(n)"))
+    if outgoing:
+        pattern, dup, create = f"(s)-[r:{t}]->(x)", f"(n)-[d:{t}]->(x)", f"CREATE (n)-[r2:{t}]->(x)"
+    else:
+        pattern, dup, create = f"(s)<-[r:{t}]-(x)", f"(n)<-[d:{t}]-(x)", f"CREATE (x)-[r2:{t}]->(n)"
     return "\n".join(
         [
             "UNWIND $rows AS row",
@@ -99,8 +103,9 @@ def rekey_move(label: str, key_props: Sequence[str], rel_type: str, outgoing: bo
             f"MATCH (n:{esc(label)} {key_map(key_props, 'row.o')})",
             f"MATCH {pattern}",
             "WHERE s <> n",
-            create,
-            "SET r2 = properties(r)",
+            f"OPTIONAL MATCH {dup} WHERE d.{ROW_ID} = r.{ROW_ID} OR (d.{ROW_ID} IS NULL AND r.{ROW_ID} IS NULL)",
+            "WITH n, r, x, count(d) AS doubled",
+            f"FOREACH (_ IN CASE WHEN doubled = 0 THEN [1] ELSE [] END | {create} SET r2 = properties(r))",
             "DELETE r",
         ]
     )
@@ -147,16 +152,34 @@ def rekey_cascade_read(owner: str, owner_key: Sequence[str], pattern: str, var: 
 
 
 def edge_set_id(rel_type: str) -> str:
-    """Cascade, write step: a relationship takes its row's new id."""
+    """Cascade, write step: a relationship takes its row's new id.
+
+    If one already has that id (the changes were applied twice, e.g. re-sent after a restart), the
+    row's element exists: the older copy goes instead.
+    """
     return "\n".join(
-        ["UNWIND $rows AS row", f"MATCH ()-[r:{esc(rel_type)} {{{ROW_ID}: row.old}}]->()", f"SET r.{ROW_ID} = row.new"]
+        [
+            "UNWIND $rows AS row",
+            f"MATCH ()-[r:{esc(rel_type)} {{{ROW_ID}: row.old}}]->()",
+            f"OPTIONAL MATCH ()-[d:{esc(rel_type)} {{{ROW_ID}: row.new}}]->()",
+            "WITH r, row, count(d) AS taken",
+            f"FOREACH (_ IN CASE WHEN taken = 0 THEN [1] ELSE [] END | SET r.{ROW_ID} = row.new)",
+            "FOREACH (_ IN CASE WHEN taken = 0 THEN [] ELSE [1] END | DELETE r)",
+        ]
     )
 
 
 def node_set_id(label: str) -> str:
-    """Cascade, write step: a property node takes its row's new id."""
+    """Cascade, write step: a property node takes its row's new id (or goes, if a node has it already)."""
     return "\n".join(
-        ["UNWIND $rows AS row", f"MATCH (p:{esc(label)} {{{ROW_ID}: row.old}})", f"SET p.{ROW_ID} = row.new"]
+        [
+            "UNWIND $rows AS row",
+            f"MATCH (p:{esc(label)} {{{ROW_ID}: row.old}})",
+            f"OPTIONAL MATCH (d:{esc(label)} {{{ROW_ID}: row.new}})",
+            "WITH p, row, count(d) AS taken",
+            f"FOREACH (_ IN CASE WHEN taken = 0 THEN [1] ELSE [] END | SET p.{ROW_ID} = row.new)",
+            "FOREACH (_ IN CASE WHEN taken = 0 THEN [] ELSE [1] END | DETACH DELETE p)",
+        ]
     )
 
 

@@ -118,8 +118,8 @@ def cascade_id(record: Any) -> dict[str, Any] | None:
     """A re-key cascade: the row id ``record["id"]`` with the re-keyed columns' values replaced.
 
     ``pos`` are the positions of the columns that follow the re-keyed node, ``ov`` / ``nv`` their
-    old and new values as JSON. A position holding another value (the element already belongs to
-    the new key, e.g. it came from a merged stub) is left alone.
+    old and new values as JSON. Only an id that holds the whole old key there is rewritten: any
+    other (one that already belongs to the new key, e.g. from a merged stub) is left alone.
     """
     rid: str = record["id"]
     at = rid.find(":[")
@@ -128,14 +128,13 @@ def cascade_id(record: Any) -> dict[str, Any] | None:
         values = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    changed = False
-    for i, ov, nv in zip(record["pos"], record["ov"], record["nv"]):
-        if i < len(values) and _json(values[i]) == ov:
-            values[i] = orjson.loads(nv)
-            changed = True
-    if not changed:
+    moves = list(zip(record["pos"], record["ov"], record["nv"]))
+    if not all(i < len(values) and _json(values[i]) == ov for i, ov, _ in moves):
         return None
-    return {"old": rid, "new": prefix + ":" + _json(values)}
+    for i, _, nv in moves:
+        values[i] = orjson.loads(nv)
+    new = prefix + ":" + _json(values)
+    return None if new == rid else {"old": rid, "new": new}
 
 
 class Chooser:

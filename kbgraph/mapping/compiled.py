@@ -101,7 +101,8 @@ class EntityCompiled:
         old, known = lenient(self.view, before)
         k_old = lenient(self.key_of, before)[0] if before is not None else None
         k_new = lenient(self.key_of, after)[0] if after is not None else k_old
-        if k_old is not None and k_new is not None and k_old != k_new:
+        rekeyed = k_old is not None and k_new is not None and k_old != k_new
+        if rekeyed:
             # A key change moves the node, whether or not the row passes the filter: the node may
             # be a stub that rows referencing this key (which follow it, like ON UPDATE CASCADE) keep.
             refs = (("n", self.label, k_old), ("n", self.label, k_new))
@@ -122,8 +123,9 @@ class EntityCompiled:
             ref = ("n", self.label, k_new)
             p = state(self.props.names, {}, old.props if old is not None else None)
             out[NODE_DELETE].append(GraphOp(self.delete, {"k": list(k_new), "p": p}, (ref,), ref))
-        if not known and k_new is not None and self.props.names:
-            # the before image did not map: which flattened JSON leaves the node holds is unknown
+        if (not known or rekeyed) and k_new is not None and self.props.names:
+            # the before image did not map, or two nodes were merged: which flattened JSON leaves
+            # the node holds is not known from the images
             ref = ("n", self.label, k_new)
             keep = list(new.props) if new is not None else []
             out[UPSERT].append(GraphOp(self.prune, {"k": list(k_new), "keep": keep}, (ref,), None))

@@ -1,6 +1,6 @@
 """The regression cases A, B, C, E, L, S, K without a server: their operations and batches.
 
-The graph-server side of each is tests/integration/test_cases.py.
+The graph-server side of each is tests/integration/test_case_graphs.py.
 """
 
 from __future__ import annotations
@@ -74,3 +74,9 @@ def test_s_the_attribute_follows_the_delete_that_made_its_owner_a_stub(mapping):
     names = [g.stmt.name for g in groups]
     delete = names.index("person: delete :Human")
     assert names.index("attr: set properties of :Human", delete) > delete
+
+
+def test_a_cascade_rewrites_only_ids_that_hold_the_whole_old_key():
+    row = {"pos": [0, 1], "ov": ["5", '"a"'], "nv": ["7", '"a"']}
+    assert cascade_id({"id": 'a0:[5,"a","k"]', **row}) == {"old": 'a0:[5,"a","k"]', "new": 'a0:[7,"a","k"]'}
+    assert cascade_id({"id": 'a0:[7,"a","k"]', **row}) is None  # part of the key matches: not this row's

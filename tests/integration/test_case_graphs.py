@@ -2,7 +2,7 @@
 
 Each must give the graph of the database's final rows, with no dead letters but the intended
 rejections. Which operations they produce, and how batches order them, is tested without a
-server in tests/unit/test_cases.py.
+server in tests/unit/test_case_ops.py.
 """
 
 from __future__ import annotations
