@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_ddl"]
+__all__ = ["parse_ddl", "parse_ddl_types"]
 
 _TOKEN = re.compile(
     r"""
@@ -80,10 +80,10 @@ def _table_name(toks: list[_T], i: int) -> tuple[str, int]:
     return name, i
 
 
-def _columns(toks: list[_T], i: int, table: str) -> list[str]:
-    """Column names of the parenthesised definition starting at toks[i] == '('."""
-    cols: list[str] = []
-    depth, start = 0, True
+def _columns(toks: list[_T], i: int, table: str) -> list[tuple[str, list[_T]]]:
+    """(name, definition tokens) of the columns of the parenthesised definition at toks[i] == '('."""
+    cols: list[tuple[str, list[_T]]] = []
+    depth, start, skipping = 0, True, False
     for t in toks[i:]:
         if t.text == "(" and t.kind == "punct":
             depth += 1
@@ -99,18 +99,46 @@ def _columns(toks: list[_T], i: int, table: str) -> list[str]:
             continue
         if start and depth == 1:
             start = False
-            if t.kind == "word" and t.upper in _NOT_COLUMN:
+            skipping = t.kind == "word" and t.upper in _NOT_COLUMN
+            if skipping:
                 continue
             if t.kind in ("word", "qid", "str"):
-                cols.append(t.name)
-            else:
-                raise ValueError(f"line {t.line}: table {table!r}: unexpected {t.text!r} where a column starts")
+                cols.append((t.name, []))
+                continue
+            raise ValueError(f"line {t.line}: table {table!r}: unexpected {t.text!r} where a column starts")
+        if cols and not skipping:
+            cols[-1][1].append(t)
     raise ValueError(f"line {toks[i].line}: table {table!r}: unbalanced parentheses")
+
+
+def _type_text(defn: list[_T]) -> str:
+    """The type part of a column definition, as MySQL's COLUMN_TYPE writes it: ``decimal(30,10) unsigned``."""
+    out: list[str] = []
+    depth = 0
+    for t in defn:
+        if depth == 0 and out and t.text != "(" and not (t.kind == "word" and t.upper in ("UNSIGNED", "SIGNED", "ZEROFILL", "PRECISION", "VARYING")):
+            break
+        depth += t.text == "(" and t.kind == "punct"
+        depth -= t.text == ")" and t.kind == "punct"
+        out.append(t.text if t.kind != "word" else t.text.lower())
+    text = ""
+    for piece in out:
+        text += piece if (piece in "(),'" or text.endswith(("(", ",")) or not text) else " " + piece
+    return text
 
 
 def parse_ddl(text: str) -> dict[str, list[str]]:
     """``{table: [columns]}`` from the ``CREATE TABLE`` statements in ``text``."""
-    tables: dict[str, list[str]] = {}
+    return {table: [name for name, _ in cols] for table, cols in _tables(text).items()}
+
+
+def parse_ddl_types(text: str) -> dict[str, dict[str, str]]:
+    """``{table: {column: type}}``, each type as MySQL's ``COLUMN_TYPE`` writes it (``bigint(20) unsigned``)."""
+    return {table: {name: _type_text(defn) for name, defn in cols} for table, cols in _tables(text).items()}
+
+
+def _tables(text: str) -> dict[str, list[tuple[str, list[_T]]]]:
+    tables: dict[str, list[tuple[str, list[_T]]]] = {}
     for toks in _statements(text):
         words = [t.upper for t in toks[:6]]
         if not words or words[0] != "CREATE":

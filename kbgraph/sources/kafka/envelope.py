@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from kbgraph.change import Change
+from kbgraph.debezium.encode import unscaled_bytes
 from kbgraph.errors import ChangeError
 
 VERSION = "kbgraph-publish-1"
@@ -102,8 +103,7 @@ def encode_value(data_type: str, v: Any, scale: int | None = None) -> Any:
         return None
     if isinstance(v, Decimal):
         if data_type in ("decimal", "numeric"):
-            unscaled = int(v.scaleb(scale or 0).to_integral_exact())
-            return base64.b64encode(unscaled.to_bytes(max(1, (unscaled.bit_length() + 8) // 8), "big", signed=True)).decode()
+            return base64.b64encode(unscaled_bytes(v, scale or 0)).decode()
         return str(v)
     if isinstance(v, dt.datetime):
         if v.tzinfo is not None:
