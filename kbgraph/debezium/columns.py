@@ -7,8 +7,10 @@ mapping's ``source.ddl`` (payload-only records) describe a column alike.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kbgraph.errors import KbgraphError
@@ -30,9 +32,8 @@ class SqlColumn:
     scale: int | None = None  # DECIMAL scale
     members: tuple[str, ...] = ()  # ENUM / SET
     nullable: bool = True
-    default: Any = None  # the column default as Debezium shows it (already encoded), None = none
+    default: Any = None  # the column default as the binlog would give it (``default_value``), None = none
     comment: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def parse(cls, name: str, column_type: str, **kw: Any) -> SqlColumn:
@@ -59,6 +60,10 @@ class SqlColumn:
         if m.group(1).lower() in ("bool", "boolean"):
             length = 1
         return cls(name, base, "unsigned" in flags, length, scale, members, **kw)
+
+    def with_default(self, text: str | None, quoted: bool) -> SqlColumn:
+        """This column with its DEFAULT (``text`` as information_schema or the DDL writes it)."""
+        return replace(self, default=default_value(self, text, quoted))
 
     @property
     def fraction(self) -> int:
@@ -92,11 +97,48 @@ class ConnectorSettings:
                 raise KbgraphError(f"Debezium {prop} {value!r} is not one of {', '.join(allowed)}")
 
     @classmethod
-    def from_properties(cls, props: dict[str, Any] | None, flavour: str = "mariadb") -> ConnectorSettings:
-        """From connector properties as Debezium names them (``time.precision.mode`` ...)."""
-        p = props or {}
-        d = cls()
-        return cls(str(p.get("time.precision.mode", d.time_precision_mode)),
-                   str(p.get("decimal.handling.mode", d.decimal_handling_mode)),
-                   str(p.get("bigint.unsigned.handling.mode", d.bigint_unsigned_handling_mode)),
-                   str(p.get("binary.handling.mode", d.binary_handling_mode)), flavour)
+    def of(cls, d: Any) -> ConnectorSettings:
+        """From a mapping file's ``source.debezium`` (``kbgraph.mapping.model.DebeziumSettings``)."""
+        return cls(d.time_precision_mode, d.decimal_handling_mode, d.bigint_unsigned_handling_mode, d.binary_handling_mode,
+                   d.connector)
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_TIME = re.compile(r"^(-)?(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
+
+
+def default_value(c: SqlColumn, text: str | None, quoted: bool) -> Any:
+    """A column DEFAULT as the value the binlog source would give for it (None: no default).
+
+    Debezium shows ``CURRENT_TIMESTAMP`` of a NOT NULL DATETIME/TIMESTAMP as the epoch."""
+    if text is None or (not quoted and text.upper() == "NULL"):
+        return None
+    t = c.data_type
+    try:
+        if not quoted and t in ("datetime", "timestamp") and text.lower().startswith(("current_timestamp", "now", "localtime")):
+            if c.nullable:
+                return None
+            return _EPOCH.replace(tzinfo=dt.timezone.utc) if t == "timestamp" else _EPOCH
+        if t in ("tinyint", "smallint", "mediumint", "int", "bigint", "year", "bit"):
+            return int(text)
+        if t == "decimal":
+            return Decimal(text)
+        if t in ("float", "double"):
+            return float(text)
+        if t == "date":
+            return dt.date.fromisoformat(text)
+        if t == "datetime":
+            return dt.datetime.fromisoformat(text)
+        if t == "timestamp":
+            return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+        if t == "time":
+            m = _TIME.match(text)
+            if m:
+                neg, h, mi, sec, frac = m.groups()
+                td = dt.timedelta(hours=int(h), minutes=int(mi), seconds=int(sec), microseconds=int((frac or "0").ljust(6, "0")))
+                return -td if neg else td
+            return None
+        if t == "set":
+            return set(text.split(",")) if text else set()
+    except (ValueError, InvalidOperation):
+        return None  # an expression default: Debezium shows none either
+    return text

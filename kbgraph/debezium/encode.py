@@ -127,7 +127,7 @@ def field_schema(c: SqlColumn, settings: ConnectorSettings, optional: bool | Non
     if params is not None:
         out["parameters"] = params
     if c.default is not None:
-        out["default"] = c.default
+        out["default"] = encode_value(c, c.default, settings)
     out["field"] = c.name
     return out
 

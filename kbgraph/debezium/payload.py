@@ -139,9 +139,7 @@ class PayloadTypes:
         for f in files:
             model: MappingFile = f.model
             src = model.source
-            d = src.debezium
-            settings = ConnectorSettings(d.time_precision_mode, d.decimal_handling_mode, d.bigint_unsigned_handling_mode,
-                                         d.binary_handling_mode, d.connector)
+            settings = ConnectorSettings.of(src.debezium)
             sql: dict[str, dict[str, str]] = {}
             if src.ddl:
                 sql = parse_ddl_types((Path(f.path).parent / src.ddl).read_text(encoding="utf-8-sig"))

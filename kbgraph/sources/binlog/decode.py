@@ -163,10 +163,12 @@ class RowFixer:
 
     __slots__ = ("fixes", "sets")
 
-    def __init__(self, columns: list[ColumnKind]) -> None:
+    def __init__(self, columns: list[ColumnKind], json_text: bool = False) -> None:
         self.fixes: list[tuple[str, Fix]] = []
         self.sets: list[str] = []
         for col in columns:
+            if json_text and col.data_type == "json":  # kept as the text the server logged (publish)
+                continue
             if col.data_type == "binary" and col.length:
                 self.fixes.append((col.name, _padder(col.length)))
             elif col.data_type == "set":
