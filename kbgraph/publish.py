@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from kbgraph.change import Change
-from kbgraph.errors import KbgraphError, SourceError, StopAtCheckpoint
 from kbgraph.debezium.columns import ConnectorSettings, SqlColumn
 from kbgraph.debezium.envelope import EnvelopeWriter, TableInfo
+from kbgraph.errors import KbgraphError, SourceError, StopAtCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class _Ctx:
 class Publisher:
     def __init__(self, source: Any, producer: Any, describer: TableDescriber, state: StateFile, *,
                  prefix: str = "kbgraph", topic: str | None = None, partitions: int = 1, admin: Any = None,
-                 save_ms: int = 200, settings: ConnectorSettings | None = None) -> None:
+                 save_ms: int = 200, settings: ConnectorSettings | None = None, schemas: bool = True) -> None:
         self.source = source
         self.producer = producer
         self.describer = describer
@@ -184,7 +184,7 @@ class Publisher:
         self.partitions = partitions
         self.admin = admin
         self.save_s = save_ms / 1000
-        self.writer = EnvelopeWriter(prefix, settings)
+        self.writer = EnvelopeWriter(prefix, settings, schemas=schemas)
         self.stopping = threading.Event()
         self.stats = PublishStats()
         self.position: dict[str, Any] = {}
@@ -310,7 +310,8 @@ class Publisher:
 
 
 def build_publisher(settings: Any, mapping: Any, *, state_path: Path | None = None, start: str = "current",
-                    partitions: int = 1, server_id: int | None = None, topic: str | None = None) -> Publisher:
+                    partitions: int = 1, server_id: int | None = None, topic: str | None = None,
+                    schemas: bool = True) -> Publisher:
     """A Publisher over the binlog source, from settings (used by the CLI and the tests)."""
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient
@@ -349,4 +350,4 @@ def build_publisher(settings: Any, mapping: Any, *, state_path: Path | None = No
     files = getattr(mapping, "files", None)
     dbz = ConnectorSettings.of(files[0].model.source.debezium) if files else None  # what the consumers expect
     return Publisher(source, producer, TableDescriber(conn.connect), StateFile(path), prefix=settings.kafka_topic_prefix,
-                     topic=topic, partitions=partitions, admin=admin, settings=dbz)
+                     topic=topic, partitions=partitions, admin=admin, settings=dbz, schemas=schemas)

@@ -8,9 +8,9 @@ from decimal import Decimal
 import orjson
 
 from kbgraph.change import Change
-from kbgraph.sources.kafka.debezium import DebeziumDecoder
 from kbgraph.debezium.columns import SqlColumn as Column
 from kbgraph.debezium.envelope import EnvelopeWriter, TableInfo
+from kbgraph.sources.kafka.debezium import DebeziumDecoder
 from kbgraph.sources.kafka.message import Message
 
 INFO = TableInfo("kb", "thing", [
