@@ -36,7 +36,8 @@ from kbgraph.expected import expected_graph
 from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
-from kbgraph.publish import TableDescriber
+from kbgraph.publish import TableDescriber, build_publisher
+from kbgraph.settings import Settings
 from kbgraph.sources import StandaloneContext
 from kbgraph.sources.binlog.decode import select_expression, snapshot_fixes, table_columns
 from kbgraph.sources.kafka import KafkaSource
@@ -50,26 +51,43 @@ pytestmark = pytest.mark.integration
 TABLES = ["entity", "relation", "attribute", "alias", "xtypes"]
 
 
-@pytest.fixture(scope="module")
-def dbzt_db() -> Any:
-    """A fresh database with the fixture's schema, seed and workload run (no binlog needed)."""
-    url = mysql_test_url()
-    name = f"kbt_dbz_{uuid.uuid4().hex[:10]}"
+def create_dbzt(url: str, name: str, after_seed: Any = None) -> None:
+    """Database ``name`` with the fixture's schema, seed and workload run; ``after_seed()`` runs between."""
     conn = pymysql.connect(**connect_args(url), client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)  # type: ignore[arg-type]
     try:
         with conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
             cur.execute(f"USE `{name}`")
-            schema = (DIR / "dbzt.sql").read_text().split("USE dbzt;", 1)[1]
-            for text in (schema, sql("seed"), sql("run")):
+            cur.execute("SET SESSION time_zone = '+00:00'")
+            for i, text in enumerate(((DIR / "dbzt.sql").read_text().split("USE dbzt;", 1)[1], sql("seed"), sql("run"))):
+                if i == 2 and after_seed is not None:
+                    after_seed()
                 cur.execute(text)
                 while cur.nextset():
                     pass
-        yield url, name
     finally:
+        conn.close()
+
+
+def drop(url: str, name: str) -> None:
+    conn = pymysql.connect(**connect_args(url))  # type: ignore[arg-type]
+    try:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def dbzt_db() -> Any:
+    """A fresh database with the fixture's schema, seed and workload run (no binlog needed)."""
+    url = mysql_test_url()
+    name = f"kbt_dbz_{uuid.uuid4().hex[:10]}"
+    try:
+        create_dbzt(url, name)
+        yield url, name
+    finally:
+        drop(url, name)
 
 
 def final_rows(url: str, db: str) -> list[Change]:
@@ -238,3 +256,62 @@ def test_publish_describes_the_tables_with_debeziums_schemas(dbzt_db) -> None:
             assert [list(f.items()) for f in ours] == [list(f.items()) for f in fields], table
     finally:
         describer.close()
+
+
+# what differs between two runs of the same SQL on two servers, besides the producer and processing time
+RUN_BOUND = {("payload", "source", k) for k in ("version", "ts_ms", "ts_us", "ts_ns", "server_id", "gtid", "file", "pos")}
+RUN_BOUND |= {("payload", k) for k in ("ts_ms", "ts_us", "ts_ns")}
+
+
+def test_publish_writes_what_debezium_wrote_for_the_same_sql(mysql_url, kafka_bootstrap, tmp_path):
+    """The same SQL on a binlog server, published: record for record what Debezium wrote (with the schema),
+    but for what belongs to the run (binlog coordinates, times, ``updated_at``). GTIDs and positions
+    group the records as Debezium's do (one GTID per transaction, one position per rows event)."""
+    from tests.integration.binlog_support import position_now
+    from tests.unit.test_debezium_publish_records import _differences, _pairs
+
+    db = f"kbt_dbzp_{uuid.uuid4().hex[:8]}"
+    start: list[Any] = []
+    try:
+        create_dbzt(mysql_url, db, after_seed=lambda: start.append(position_now(mysql_url)))
+        for name in ("kb.yaml", "xtypes.yaml"):
+            (tmp_path / name).write_text((DIR / name).read_text().replace("schema: dbzt", f"schema: {db}"))
+        (tmp_path / "dbzt.sql").write_text((DIR / "dbzt.sql").read_text())
+        mapping = compile_mappings([tmp_path / "kb.yaml", tmp_path / "xtypes.yaml"])
+        topic = f"dbzpub-{uuid.uuid4().hex[:8]}"
+        settings = Settings(mysql_url=mysql_url, kafka_bootstrap=kafka_bootstrap, kafka_topic_prefix="dbzt", binlog_until_end=True)
+        publisher = build_publisher(settings, mapping, state_path=tmp_path / "state.json", start=f"{start[0].file}:{start[0].pos}",
+                                    server_id=4990, topic=topic)
+        stats = publisher.run()
+    finally:
+        drop(mysql_url, db)
+    theirs = [r for r in recorded("schema") if r["topic"] != "dbzt"
+              and (r["value"] is None or json.loads(r["value"])["payload"]["op"] != "r")]
+    ours = read_topic(kafka_bootstrap, topic, stats.messages)
+    assert stats.messages == len(ours) == len(theirs) == 3542
+
+    def text(b: bytes | None) -> str | None:
+        return None if b is None else b.decode().replace(f".{db}.", ".dbzt.").replace(f'"db":"{db}"', '"db":"dbzt"')
+
+    problems: list[str] = []
+    gtids: dict[Any, Any] = {}
+    positions: dict[Any, Any] = {}
+    for n, (rec, their) in enumerate(zip(ours, theirs)):
+        mine, want = _pairs(text(rec.value)), _pairs(their["value"])
+        for doc in (mine, want):  # the time of the run
+            for row in (dict(dict(doc)["payload"]).get(k) for k in ("before", "after")) if doc else ():
+                if row:
+                    row[:] = [(c, v) for c, v in row if c != "updated_at"]
+        problems += [f"record {n} value: {d}" for d in _differences(mine, want, (), RUN_BOUND)]
+        problems += [f"record {n} key: {d}" for d in _differences(_pairs(text(rec.key)), _pairs(their["key"]), ("key",), set())]
+        headers = [(k, _pairs(text(v))) for k, v in rec.headers]
+        problems += [f"record {n} headers: {d}" for d in
+                     _differences(headers, [(k, _pairs(v)) for k, v in their["headers"]], ("headers",), set())]
+        if mine and want:
+            a, b = dict(dict(mine)["payload"])["source"], dict(dict(want)["payload"])["source"]
+            a, b = dict(a), dict(b)
+            gtids.setdefault(a["gtid"], set()).add(b["gtid"])
+            positions.setdefault((a["file"], a["pos"]), set()).add((b["file"], b["pos"]))
+    assert not problems, "\n".join(problems[:20])
+    assert all(len(v) == 1 for v in gtids.values()) and len({next(iter(v)) for v in gtids.values()}) == len(gtids)
+    assert all(len(v) == 1 for v in positions.values()) and len({next(iter(v)) for v in positions.values()}) == len(positions)
