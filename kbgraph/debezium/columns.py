@@ -138,7 +138,7 @@ def default_value(c: SqlColumn, text: str | None, quoted: bool) -> Any:
                 return -td if neg else td
             return None
         if t == "set":
-            return set(text.split(",")) if text else set()
+            return frozenset(text.split(",")) if text else frozenset()  # hashable: SqlColumn keys a cache
     except (ValueError, InvalidOperation):
         return None  # an expression default: Debezium shows none either
     return text

@@ -18,7 +18,7 @@ from kbgraph.jsondoc import JsonString
 from kbgraph.mapping import compile_mappings
 from kbgraph.mapping.convert import compile_converter
 from kbgraph.mapping.model import Column, Options
-from kbgraph.sources.binlog.decode import ColumnKind, RowFixer
+from kbgraph.sources.binlog.decode import ColumnKind, RowFixer, snapshot_fixes
 from kbgraph.sources.kafka.debezium import DebeziumDecoder
 from kbgraph.sources.kafka.message import DecodeError
 from tests.support.dbz_fixture import DIR, MAPPINGS, message, recorded
@@ -81,6 +81,8 @@ def test_a_json_string_document_is_the_same_from_the_binlog_and_from_kafka(store
     binlog_row = RowFixer([ColumnKind("j", "json")])({"j": stored}, {})
     assert isinstance(binlog_row["j"], JsonString) or not isinstance(graph, str)
     assert to_graph(binlog_row["j"]) == graph  # binlog: parsed once by the source, not again
+    ((_, snapshot_fix),) = snapshot_fixes([ColumnKind("j", "json")])
+    assert to_graph(snapshot_fix(stored)) == graph  # snapshot and `kbgraph verify`: the same
     assert to_graph(stored) == graph  # Debezium MariaDB / JSONL: the JSON text, parsed by the mapping
     auto = compile_converter("j", Options())
     assert type(auto(binlog_row["j"])) is type(graph)
