@@ -1,4 +1,6 @@
-"""``kbgraph publish``: the binlog of the mapped tables to Kafka, as Debezium-compatible JSON.
+"""``kbgraph publish``: the binlog of the mapped tables to Kafka, as Debezium's MySQL/MariaDB connector
+writes it (``kbgraph.debezium.envelope``: the same records field by field, but for the producer's
+name and the processing time; the value encodings follow the mapping's ``source.debezium``).
 
 One topic per table, ``<prefix>.<db>.<table>``, keyed by the row's primary key so that one row's
 changes stay in one partition, in order (a table without a primary key goes to partition 0).
@@ -41,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from kbgraph.change import Change
+from kbgraph.debezium.columns import ConnectorSettings, SqlColumn
+from kbgraph.debezium.envelope import EnvelopeWriter, TableInfo
 from kbgraph.errors import KbgraphError, SourceError, StopAtCheckpoint
-from kbgraph.sources.kafka.envelope import Column, EnvelopeWriter, TableInfo
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +117,29 @@ class TableDescriber:
         kinds = {c.name: c.data_type for c in table_columns(self._conn, schema, table, self._mariadb)}
         with self._conn.cursor() as cur:
             cur.execute(
-                "SELECT COLUMN_NAME, NUMERIC_SCALE FROM information_schema.COLUMNS "
+                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT, EXTRA FROM information_schema.COLUMNS "
                 "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
-            cols = [Column(name, kinds.get(name, "varchar"), int(scale) if scale is not None else None) for name, scale in cur.fetchall()]
+            cols = [self._column(kinds, *row) for row in cur.fetchall()]
             cur.execute(
                 "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
                 "AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX", (schema, table))
             pk = [r[0] for r in cur.fetchall()]
         if not cols:
             log.warning("publish: %s.%s is not in information_schema (dropped?); column types come from the values", schema, table)
-        return TableInfo(schema, table, cols, pk)
+        return TableInfo(schema, table, cols, pk, "mariadb" if self._mariadb else "mysql")
+
+    def _column(self, kinds: dict[str, str], name: str, column_type: str, nullable: str, default: str | None,
+                comment: str | None, extra: str | None) -> SqlColumn:
+        if kinds.get(name) == "json":
+            column_type = "json"  # MariaDB: a LONGTEXT with a json_valid() check
+        if self._mariadb:  # MariaDB quotes literal defaults and writes NULL for "no default"
+            quoted = default is not None and default.startswith("'")
+            if quoted:
+                default = default[1:-1].replace("''", "'").replace("\\\\", "\\")  # type: ignore[union-attr]
+        else:  # MySQL: the literal itself; an expression is DEFAULT_GENERATED
+            quoted = default is not None and "DEFAULT_GENERATED" not in (extra or "")
+        col = SqlColumn.parse(name, column_type, nullable=nullable == "YES", comment=comment or None)
+        return col.with_default(default, quoted)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -158,7 +174,7 @@ class _Ctx:
 class Publisher:
     def __init__(self, source: Any, producer: Any, describer: TableDescriber, state: StateFile, *,
                  prefix: str = "kbgraph", topic: str | None = None, partitions: int = 1, admin: Any = None,
-                 save_ms: int = 200) -> None:
+                 save_ms: int = 200, settings: ConnectorSettings | None = None, schemas: bool = True) -> None:
         self.source = source
         self.producer = producer
         self.describer = describer
@@ -168,7 +184,7 @@ class Publisher:
         self.partitions = partitions
         self.admin = admin
         self.save_s = save_ms / 1000
-        self.writer = EnvelopeWriter(prefix)
+        self.writer = EnvelopeWriter(prefix, settings, schemas=schemas)
         self.stopping = threading.Event()
         self.stats = PublishStats()
         self.position: dict[str, Any] = {}
@@ -245,7 +261,7 @@ class Publisher:
                 f"TRUNCATE of {change.schema}.{change.table} cannot be ordered against its rows in {partitions} partitions of "
                 f"topic {topic}; reload that table (kbgraph snapshot) and restart publish after the TRUNCATE "
                 f"(the state file holds the position before it)")
-        records = self.writer.records(change, info, int(time.time() * 1000))
+        records = self.writer.records(change, info, time.time_ns())
         futures = []
         for key, value, headers in records:
             partition = 0 if key is None else None  # no primary key: one partition keeps the order
@@ -294,7 +310,8 @@ class Publisher:
 
 
 def build_publisher(settings: Any, mapping: Any, *, state_path: Path | None = None, start: str = "current",
-                    partitions: int = 1, server_id: int | None = None, topic: str | None = None) -> Publisher:
+                    partitions: int = 1, server_id: int | None = None, topic: str | None = None,
+                    schemas: bool = True) -> Publisher:
     """A Publisher over the binlog source, from settings (used by the CLI and the tests)."""
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient
@@ -320,7 +337,8 @@ def build_publisher(settings: Any, mapping: Any, *, state_path: Path | None = No
             raise KbgraphError(f"--from must be 'current' or FILE:POS (e.g. mysql-bin.000003:4), not {start!r}")
         initial = Position(file, int(pos))
     source = BinlogSource(conn, tables, server_id=server_id or settings.server_id, blocking=not settings.binlog_until_end,
-                          on_ddl=settings.binlog_ddl, on_truncate=settings.binlog_truncate, initial=initial)
+                          on_ddl=settings.binlog_ddl, on_truncate=settings.binlog_truncate, initial=initial,
+                          describe_events=True)
     options = {"linger_ms": 20, "batch_size": 256 * 1024, **settings.kafka_producer_options}
     try:
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all",
@@ -329,5 +347,7 @@ def build_publisher(settings: Any, mapping: Any, *, state_path: Path | None = No
     except KafkaError as e:
         raise SourceError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(e).__name__}: {e})") from None
     path = state_path or settings.publish_state or Path(f"kbgraph-publish.{settings.pipeline}.json")
+    files = getattr(mapping, "files", None)
+    dbz = ConnectorSettings.of(files[0].model.source.debezium) if files else None  # what the consumers expect
     return Publisher(source, producer, TableDescriber(conn.connect), StateFile(path), prefix=settings.kafka_topic_prefix,
-                     topic=topic, partitions=partitions, admin=admin)
+                     topic=topic, partitions=partitions, admin=admin, settings=dbz, schemas=schemas)

@@ -25,6 +25,8 @@ def publish(
     partitions: int = typer.Option(1, "--partitions", min=1, help="partitions of topics publish creates (existing ones are kept)"),
     server_id: Optional[int] = typer.Option(None, "--server-id", help="replica id of this binlog reader; not the one sync uses"),
     until_end: bool = typer.Option(False, "--until-end", help="stop at the end of the binlog instead of waiting for more"),
+    schemas: bool = typer.Option(True, "--schemas/--no-schemas", help="records with their schema, as Debezium's JsonConverter "
+                                 "with schemas.enable=true (default), or the payload alone"),
     pipeline: Optional[str] = PipelineOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
@@ -39,7 +41,8 @@ def publish(
     s = settings(config, mappings=mappings or None, mysql_url=mysql_url, kafka_bootstrap=kafka_bootstrap,
                  kafka_topic_prefix=prefix, publish_state=state, pipeline=pipeline,
                  binlog_until_end=True if until_end else None)
-    p = build_publisher(s, compile_mappings(s.mappings), start=start, partitions=partitions, server_id=server_id, topic=topic)
+    p = build_publisher(s, compile_mappings(s.mappings), start=start, partitions=partitions, server_id=server_id, topic=topic,
+                        schemas=schemas)
 
     def _stop(signum: int, frame: Any) -> None:
         p.stop()

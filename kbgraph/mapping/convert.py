@@ -16,7 +16,8 @@ Choices worth knowing
       day, otherwise (negative or longer) a ``neo4j.time.Duration``. Text like ``"-838:59:59"``
       is treated the same way.
     * ``json``: text is parsed as JSON (so a string in a json column is JSON *text*, as JSON
-      sources send it). ``flatten`` turns a map into ``Flattened({"a.b": leaf})``; a list of
+      sources send it) unless it is a ``JsonString``, a string document a source parsed already
+      (``kbgraph.jsondoc``: one rule for the binlog, snapshots and Kafka). ``flatten`` turns a map into ``Flattened({"a.b": leaf})``; a list of
       scalars of one type stays a list (``[]`` stays ``[]``), any other list and an empty map
       become compact JSON text; a top-level scalar stays that scalar. ``string`` gives compact
       JSON text with sorted keys, so every source yields the same text for the same document.
@@ -40,6 +41,7 @@ import orjson
 from neo4j.time import Duration
 
 from kbgraph.errors import ChangeError
+from kbgraph.jsondoc import JsonString
 from kbgraph.mapping.model import Column, ColumnRef, Options, column_name
 
 __all__ = ["ConversionError", "Flattened", "compile_converter"]
@@ -308,6 +310,8 @@ def _json_value(v: Any) -> Any:
     """The JSON document a column value holds (text is parsed)."""
     if isinstance(v, (dict, list, tuple)):
         return v
+    if isinstance(v, JsonString):  # a string document the source parsed already: not JSON text
+        return str(v)
     if isinstance(v, (str, bytes, bytearray, memoryview)):
         try:
             return orjson.loads(bytes(v) if not isinstance(v, str) else v)
@@ -383,6 +387,7 @@ def _auto(options: Options) -> Callable[[Any], Any]:
         set: _sorted_strs, frozenset: _sorted_strs,
     }
     by_type[bytearray] = by_type[memoryview] = by_type[bytes]
+    by_type[JsonString] = str
 
     def auto(v: Any) -> Any:
         fn = by_type.get(type(v))

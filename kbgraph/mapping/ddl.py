@@ -10,8 +10,9 @@ strings (defaults, comments, enum values), ``CREATE TABLE … LIKE other`` and `
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["parse_ddl"]
+__all__ = ["parse_ddl", "parse_ddl_columns", "parse_ddl_types"]
 
 _TOKEN = re.compile(
     r"""
@@ -80,9 +81,9 @@ def _table_name(toks: list[_T], i: int) -> tuple[str, int]:
     return name, i
 
 
-def _columns(toks: list[_T], i: int, table: str) -> list[str]:
-    """Column names of the parenthesised definition starting at toks[i] == '('."""
-    cols: list[str] = []
+def _columns(toks: list[_T], i: int, table: str) -> list[tuple[str, list[_T]]]:
+    """(name, definition tokens) of the columns of the parenthesised definition at toks[i] == '('."""
+    cols: list[tuple[str, list[_T]]] = []
     depth, start = 0, True
     for t in toks[i:]:
         if t.text == "(" and t.kind == "punct":
@@ -99,18 +100,83 @@ def _columns(toks: list[_T], i: int, table: str) -> list[str]:
             continue
         if start and depth == 1:
             start = False
-            if t.kind == "word" and t.upper in _NOT_COLUMN:
+            skipping = t.kind == "word" and t.upper in _NOT_COLUMN
+            if skipping:
+                cols.append(("", [t]))  # a key or constraint: name ""
                 continue
             if t.kind in ("word", "qid", "str"):
-                cols.append(t.name)
-            else:
-                raise ValueError(f"line {t.line}: table {table!r}: unexpected {t.text!r} where a column starts")
+                cols.append((t.name, []))
+                continue
+            raise ValueError(f"line {t.line}: table {table!r}: unexpected {t.text!r} where a column starts")
+        if cols:
+            cols[-1][1].append(t)
     raise ValueError(f"line {toks[i].line}: table {table!r}: unbalanced parentheses")
+
+
+def _type_text(defn: list[_T]) -> str:
+    """The type part of a column definition, as MySQL's COLUMN_TYPE writes it: ``decimal(30,10) unsigned``."""
+    out: list[str] = []
+    depth = 0
+    for t in defn:
+        if depth == 0 and out and t.text != "(" and not (t.kind == "word" and t.upper in ("UNSIGNED", "SIGNED", "ZEROFILL", "PRECISION", "VARYING")):
+            break
+        depth += t.text == "(" and t.kind == "punct"
+        depth -= t.text == ")" and t.kind == "punct"
+        out.append(t.text if t.kind != "word" else t.text.lower())
+    text = ""
+    for piece in out:
+        text += piece if (piece in "(),'" or text.endswith(("(", ",")) or not text) else " " + piece
+    return text
 
 
 def parse_ddl(text: str) -> dict[str, list[str]]:
     """``{table: [columns]}`` from the ``CREATE TABLE`` statements in ``text``."""
-    tables: dict[str, list[str]] = {}
+    return {table: [name for name, _ in cols if name] for table, cols in _tables(text).items()}
+
+
+def parse_ddl_types(text: str) -> dict[str, dict[str, str]]:
+    """``{table: {column: type}}``, each type as MySQL's ``COLUMN_TYPE`` writes it (``bigint(20) unsigned``)."""
+    return {table: {name: _type_text(defn) for name, defn in cols if name} for table, cols in _tables(text).items()}
+
+
+def parse_ddl_columns(text: str) -> dict[str, tuple[list[dict[str, Any]], list[str]]]:
+    """``{table: ([column], [primary key columns])}``, each column ``{"name", "type", "not_null",
+    "default", "default_quoted", "comment"}`` (``default`` as written, None when not given)."""
+    out: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+    for table, cols in _tables(text).items():
+        columns: list[dict[str, Any]] = []
+        pk: list[str] = []
+        for name, defn in cols:
+            if not name:
+                if [t.upper for t in defn[:2]] == ["PRIMARY", "KEY"]:
+                    pk = [t.name for t in defn[2:] if t.kind in ("word", "qid", "str") and t.upper not in ("USING", "BTREE", "HASH")]
+                continue
+            col: dict[str, Any] = {"name": name, "type": _type_text(defn), "not_null": False, "default": None,
+                                   "default_quoted": False, "comment": None}
+            for j, t in enumerate(defn):
+                nxt = defn[j + 1] if j + 1 < len(defn) else None
+                if t.upper == "NOT" and nxt is not None and nxt.upper == "NULL":
+                    col["not_null"] = True
+                elif t.upper == "DEFAULT" and nxt is not None:
+                    col["default_quoted"] = nxt.kind == "str"
+                    col["default"] = _unquote(nxt.text) if nxt.kind == "str" else nxt.text
+                elif t.upper == "COMMENT" and nxt is not None and nxt.kind == "str":
+                    col["comment"] = _unquote(nxt.text)
+                elif t.upper == "PRIMARY" and nxt is not None and nxt.upper == "KEY":
+                    pk = [name]
+                    col["not_null"] = True
+            columns.append(col)
+        out[table] = (columns, pk)
+    return out
+
+
+def _unquote(text: str) -> str:
+    q = text[0]
+    return text[1:-1].replace(q + q, q).replace("\\" + q, q)
+
+
+def _tables(text: str) -> dict[str, list[tuple[str, list[_T]]]]:
+    tables: dict[str, list[tuple[str, list[_T]]]] = {}
     for toks in _statements(text):
         words = [t.upper for t in toks[:6]]
         if not words or words[0] != "CREATE":

@@ -94,11 +94,24 @@ class FromColumn(_Strict):
         return v
 
 
+class DebeziumSettings(_Strict):
+    """The Debezium connector's settings for this schema's topics (Debezium's defaults), needed to read
+    its payload-only records (``schemas.enable=false``) and to check values such as BIGINT UNSIGNED."""
+
+    time_precision_mode: Literal["adaptive_time_microseconds", "adaptive", "connect"] = Field(
+        "adaptive_time_microseconds", alias="time.precision.mode")
+    decimal_handling_mode: Literal["precise", "double", "string"] = Field("precise", alias="decimal.handling.mode")
+    bigint_unsigned_handling_mode: Literal["long", "precise"] = Field("long", alias="bigint.unsigned.handling.mode")
+    binary_handling_mode: Literal["bytes", "base64", "base64-url-safe", "hex"] = Field("bytes", alias="binary.handling.mode")
+    connector: Literal["mariadb", "mysql"] = Field("mariadb", description="Debezium's MariaDB or MySQL connector")
+
+
 class Source(_Strict):
     schema_: str | None = Field(None, alias="schema", description="source database / schema name")
     ddl: str | None = Field(
         None, description="SQL file with the CREATE TABLE statements (path relative to this file)"
     )
+    debezium: DebeziumSettings = Field(default_factory=DebeziumSettings)
 
 
 def _props(v: dict[str, ColumnRef]) -> dict[str, ColumnRef]:

@@ -99,7 +99,8 @@ def test_dead_letter_headers_keep_the_originals_and_add_coordinates() -> None:
 
 def test_a_key_change_written_as_delete_tombstone_create_is_joined_into_one_update() -> None:
     from kbgraph.change import Change
-    from kbgraph.sources.kafka.envelope import Column, EnvelopeWriter, TableInfo
+    from kbgraph.debezium.columns import SqlColumn as Column
+    from kbgraph.debezium.envelope import EnvelopeWriter, TableInfo
 
     info = TableInfo("kb", "a", [Column("id", "int"), Column("name", "varchar")], ["id"])
     w = EnvelopeWriter()

@@ -16,7 +16,8 @@ BIT(n)             ``int``
 BINARY(n)          ``bytes`` of length n (the library drops trailing zero bytes)
 BLOB, VARBINARY    ``bytes`` (the library gives ``''`` when empty)
 UUID, INET6        their text form, as MariaDB prints it
-JSON               the parsed document (MariaDB logs JSON as text)
+JSON               the parsed document (MariaDB logs JSON as text); a string document is a
+                   ``JsonString`` (``kbgraph.jsondoc``), never parsed again
 SET                a ``set`` of its members (empty set: ``set()``; the library says None)
 zero DATE/DATETIME None
 =================  ======================================================================
@@ -24,7 +25,6 @@ zero DATE/DATETIME None
 
 from __future__ import annotations
 
-import json
 import socket
 import struct
 import uuid
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import orjson
+from kbgraph.jsondoc import parse_json
 
 EMPTY_SET = "empty set"  # pymysqlreplication.constants.NONE_SOURCE.EMPTY_SET
 _F32 = struct.Struct("<f")
@@ -91,15 +91,6 @@ def float32(v: float) -> float:
         if _F32.pack(short) == packed:
             return short
     return v
-
-
-def parse_json(v: Any) -> Any:
-    if isinstance(v, (str, bytes, bytearray)):
-        try:
-            return orjson.loads(v)
-        except orjson.JSONDecodeError:
-            return json.loads(v)  # integers beyond 64 bits
-    return v  # MySQL's binary JSON arrives parsed
 
 
 def _utc(v: datetime) -> datetime | None:
@@ -172,10 +163,12 @@ class RowFixer:
 
     __slots__ = ("fixes", "sets")
 
-    def __init__(self, columns: list[ColumnKind]) -> None:
+    def __init__(self, columns: list[ColumnKind], json_text: bool = False) -> None:
         self.fixes: list[tuple[str, Fix]] = []
         self.sets: list[str] = []
         for col in columns:
+            if json_text and col.data_type == "json":  # kept as the text the server logged (publish)
+                continue
             if col.data_type == "binary" and col.length:
                 self.fixes.append((col.name, _padder(col.length)))
             elif col.data_type == "set":

@@ -73,8 +73,12 @@ class BinlogSource:
         initial: Position | Literal["current"] | None = None,
         reconnect_s: float = 60.0,
         until: Position | None = None,
+        describe_events: bool = False,
     ) -> None:
         self.conn, self.tables, self.server_id = conn, tables, server_id
+        # publish: each change's binlog event in change.meta["binlog"] (file, pos of its event, row in
+        # it, server_id, gtid of its transaction) and JSON columns as the text the server logged
+        self.describe_events = describe_events
         self.blocking, self.heartbeat_s = blocking, heartbeat_s
         self.on_ddl, self.on_truncate = on_ddl, on_truncate
         self.initial, self.reconnect_s = initial, reconnect_s
@@ -281,7 +285,7 @@ class BinlogSource:
                     op, key_b, key_a = "update", "before_values", "after_values"
                 else:
                     op, key_b, key_a = "delete", "values", None
-                for row in ev.rows:
+                for row_index, row in enumerate(ev.rows):
                     count += 1
                     if count <= skip:
                         continue
@@ -299,6 +303,9 @@ class BinlogSource:
                                                         "index": count - 1}
                         yield held
                     held = Change(table, op, before, after, {}, schema, tx, False, ts_ms)  # type: ignore[arg-type]
+                    if self.describe_events:
+                        held.meta = {"binlog": {"file": file, "pos": ev.packet.log_pos - ev.packet.event_size, "row": row_index,
+                                                "server_id": ev.packet.server_id, "gtid": tx_id}}
             elif cls is XidEvent or cls is XAPrepareEvent:  # an XA transaction is applied when prepared
                 out = commit(ev.packet.log_pos)
                 if out is not None:
@@ -353,6 +360,9 @@ class BinlogSource:
                         yield held
                     change.tx = tx_id or f"{tx_file}:{tx_pos}"
                     change.ts_ms = ev.timestamp * 1000
+                    if self.describe_events:
+                        change.meta = {"binlog": {"file": file, "pos": ev.packet.log_pos - ev.packet.event_size, "row": 0,
+                                                  "server_id": ev.packet.server_id, "gtid": tx_id}}
                     held = change
                 if not began:  # a standalone statement (DDL) is its own transaction
                     out = commit(ev.packet.log_pos)
@@ -372,5 +382,6 @@ class BinlogSource:
                 self._ctl.ping()
             except pymysql.err.MySQLError:
                 self._ctl = self.conn.connect()
-            fixer = self._fixers[(schema, table)] = RowFixer(table_columns(self._ctl, schema, table, self._mariadb))
+            fixer = self._fixers[(schema, table)] = RowFixer(table_columns(self._ctl, schema, table, self._mariadb),
+                                                             json_text=self.describe_events)
         return fixer

@@ -68,7 +68,7 @@ class KafkaSource:
         self.topics = dict(topics)
         self.group = group
         self.on_error = on_error
-        self.router = Router(self.topics, default_format)
+        self.router = Router(self.topics, default_format, mapped)
         self.dlq = DeadLetters(bootstrap, dlq_topic or f"{group}.dlq", producer_options)
         self.consumer_options = {**DEFAULT_CONSUMER, **(consumer_options or {})}
         self._mapped = mapped  # a Mapping (rules_for) or None to pass every table on

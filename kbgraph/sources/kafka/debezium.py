@@ -7,28 +7,23 @@ its own. Schema-change events (``{"databaseName", "ddl", "tableChanges"}``), hea
 and produce no rows.
 
 When the schema is present, Debezium's value encodings are turned back into the Python values the
-binlog source produces (so both sources build the same graph): ``io.debezium.time.Date`` (days) ->
-``date``; ``Timestamp``/``MicroTimestamp``/``NanoTimestamp`` (epoch, no zone) -> naive
-``datetime``; ``ZonedTimestamp`` (ISO text) -> aware ``datetime``; ``Time``/``MicroTime``/
-``NanoTime`` -> ``timedelta`` (a MySQL TIME is a duration); ``Decimal`` (base64 two's complement,
-scale from the schema) and ``VariableScaleDecimal`` -> ``decimal.Decimal``; ``Json`` -> the parsed
-value; ``EnumSet`` ("a,b") -> a set of members; ``bytes`` (base64) -> ``bytes``; ``Bits`` -> ``int``. With ``decimal.handling.mode`` string or
-double the value is already a string or a float and is kept. Without a schema values are kept as
-they are in the JSON.
+binlog source produces (so both sources build the same graph), by ``kbgraph.debezium.decode``;
+with ``decimal.handling.mode`` string or double the value is already a string or a float and is
+kept. Payload-only records are read with the mapped tables' column types
+(``kbgraph.debezium.payload``: the mapping's ``source.ddl`` and declared types), which also check
+what a schema does not say (a BIGINT UNSIGNED wrapped to a negative number).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from kbgraph.change import Change
+from kbgraph.debezium.decode import Convert, EncodingError
+from kbgraph.debezium.decode import field_converter as _field_converter
+from kbgraph.debezium.payload import PayloadTypes
 from kbgraph.sources.kafka.message import (
     NOTHING_TOMBSTONE,
     Decoded,
@@ -38,132 +33,17 @@ from kbgraph.sources.kafka.message import (
     ddl,
 )
 
-Convert = Callable[[Any], Any]
-
 OPS = {"c": "insert", "r": "insert", "u": "update", "d": "delete", "t": "truncate"}
-_EPOCH = dt.datetime(1970, 1, 1)
 _SCHEMA_HEAD = b'{"schema":'
 _PAYLOAD_KEY = b',"payload":'
 _UNKNOWN: Any = object()
-_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
-_UTC = dt.timezone.utc
-
-
-def _b64(v: Any) -> bytes:
-    if isinstance(v, (bytes, bytearray)):
-        return bytes(v)
-    try:
-        return base64.b64decode(v, validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise DecodeError(f"bytes value {str(v)[:40]!r} is not base64") from None
-
-
-def _decimal(scale: int) -> Convert:
-    def convert(v: Any) -> Any:
-        if isinstance(v, str):
-            raw = _b64(v)
-        elif isinstance(v, (int, float)):  # a converter configured to emit numbers
-            return Decimal(str(v))
-        else:
-            raw = _b64(v)
-        return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale)
-
-    return convert
-
-
-def _variable_decimal(v: Any) -> Any:
-    if not isinstance(v, dict) or "value" not in v or "scale" not in v:
-        raise DecodeError(f"VariableScaleDecimal value {str(v)[:40]!r} lacks scale/value")
-    return _decimal(int(v["scale"]))(v["value"])
-
-
-def _zoned_timestamp(v: Any) -> dt.datetime:
-    text = str(v)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    head, sep, rest = text.partition(".")
-    if sep:  # Java prints up to nanoseconds; Python keeps microseconds
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        frac, zone = rest[:digits], rest[digits:]
-        text = f"{head}.{(frac + '000000')[:6]}{zone}"
-    try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise DecodeError(f"ZonedTimestamp {v!r} is not an ISO-8601 timestamp") from None
-
-
-def _zoned_time(v: Any) -> dt.time:
-    text = str(v)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        return dt.time.fromisoformat(text)
-    except ValueError:
-        raise DecodeError(f"ZonedTime {v!r} is not an ISO-8601 time") from None
-
-
-def _json(v: Any) -> Any:
-    if not isinstance(v, str):
-        return v
-    try:
-        return orjson.loads(v)
-    except orjson.JSONDecodeError:
-        raise DecodeError(f"Json value {v[:40]!r} is not JSON") from None
-
-
-def _enum_set(v: Any) -> Any:
-    if not isinstance(v, str):
-        return v
-    return set(v.split(",")) if v else set()
-
-
-def _bits(v: Any) -> int:
-    return int.from_bytes(_b64(v), "little")
-
-
-def _int(fn: Callable[[int], Any]) -> Convert:
-    def convert(v: Any) -> Any:
-        if not isinstance(v, int):
-            raise DecodeError(f"expected an integer, got {str(v)[:40]!r}")
-        return fn(v)
-
-    return convert
-
-
-_BY_NAME: dict[str, Convert] = {
-    "io.debezium.time.Date": _int(lambda v: dt.date.fromordinal(_EPOCH_ORDINAL + v)),
-    "org.apache.kafka.connect.data.Date": _int(lambda v: dt.date.fromordinal(_EPOCH_ORDINAL + v)),
-    "io.debezium.time.Timestamp": _int(lambda v: _EPOCH + dt.timedelta(milliseconds=v)),
-    "org.apache.kafka.connect.data.Timestamp": _int(lambda v: _EPOCH + dt.timedelta(milliseconds=v)),
-    "io.debezium.time.MicroTimestamp": _int(lambda v: _EPOCH + dt.timedelta(microseconds=v)),
-    "io.debezium.time.NanoTimestamp": _int(lambda v: _EPOCH + dt.timedelta(microseconds=v // 1000)),
-    "io.debezium.time.ZonedTimestamp": _zoned_timestamp,
-    "io.debezium.time.Time": _int(lambda v: dt.timedelta(milliseconds=v)),
-    "org.apache.kafka.connect.data.Time": _int(lambda v: dt.timedelta(milliseconds=v)),
-    "io.debezium.time.MicroTime": _int(lambda v: dt.timedelta(microseconds=v)),
-    "io.debezium.time.NanoTime": _int(lambda v: dt.timedelta(microseconds=v // 1000)),
-    "io.debezium.time.ZonedTime": _zoned_time,
-    "io.debezium.data.Json": _json,
-    "io.debezium.data.Bits": _bits,
-    "io.debezium.data.EnumSet": _enum_set,
-    "io.debezium.data.VariableScaleDecimal": _variable_decimal,
-}
 
 
 def field_converter(field: dict[str, Any]) -> Convert | None:
-    """The converter for one field schema, or None when the JSON value is already right."""
-    name = field.get("name")
-    if name == "org.apache.kafka.connect.data.Decimal":
-        params = field.get("parameters") or {}
-        try:
-            return _decimal(int(params["scale"]))
-        except (KeyError, ValueError):
-            raise DecodeError(f"Decimal field {field.get('field')!r} has no scale parameter") from None
-    if name in _BY_NAME:
-        return _BY_NAME[name]
-    if field.get("type") == "bytes":
-        return _b64
-    return None
+    try:
+        return _field_converter(field)
+    except EncodingError as e:
+        raise DecodeError(str(e)) from None
 
 
 def row_converters(envelope_schema: dict[str, Any]) -> dict[str, Convert]:
@@ -184,7 +64,8 @@ class DebeziumDecoder:
 
     name = "debezium"
 
-    def __init__(self) -> None:
+    def __init__(self, types: PayloadTypes | None = None) -> None:
+        self._types = types  # column types of the mapped tables (source.ddl, declared types), if known
         self._schema: Any = None
         self._converters: dict[str, Convert] = {}
         # schema bytes -> its converters (None: this prefix does not split cleanly, parse it all)
@@ -209,7 +90,7 @@ class DebeziumDecoder:
                     except (orjson.JSONDecodeError, ValueError):
                         pass  # not the plain two-key envelope after all: parse it whole below
                     else:
-                        return self._payload(payload, converters)  # type: ignore[arg-type]
+                        return self._payload(payload, converters, True)  # type: ignore[arg-type]
         try:
             doc = orjson.loads(value)
         except orjson.JSONDecodeError as e:
@@ -235,7 +116,9 @@ class DebeziumDecoder:
         if not isinstance(doc, dict):
             raise DecodeError("a Debezium value must be a JSON object")
         converters: dict[str, Convert] = {}
+        with_schema = False
         if "payload" in doc and "schema" in doc:
+            with_schema = True
             schema = doc["schema"]
             payload = doc["payload"]
             if schema != self._schema:
@@ -243,9 +126,9 @@ class DebeziumDecoder:
                 self._schema = schema
             converters = self._converters
             doc = payload
-        return self._payload(doc, converters)
+        return self._payload(doc, converters, with_schema)
 
-    def _payload(self, doc: Any, converters: dict[str, Convert]) -> Decoded:
+    def _payload(self, doc: Any, converters: dict[str, Convert], with_schema: bool) -> Decoded:
         if doc is None:
             return NOTHING_TOMBSTONE
         if not isinstance(doc, dict):
@@ -264,6 +147,12 @@ class DebeziumDecoder:
         if converters:
             before = _convert(before, converters)
             after = _convert(after, converters)
+        types = self._types.table(source.get("db"), source["table"]) if self._types is not None else None
+        if types is not None:
+            more = types.checks if with_schema else types.payload
+            if more:
+                before = _convert(before, more)
+                after = _convert(after, more)
         if kind == "insert" and after is None or kind == "delete" and before is None:
             raise DecodeError(f"Debezium {op!r} event has no {'after' if kind == 'insert' else 'before'} row")
         if kind == "update" and after is None:
@@ -287,7 +176,7 @@ def _convert(row: Any, converters: dict[str, Convert]) -> Any:
         if v is not None:
             try:
                 out[name] = fn(v)
-            except DecodeError as e:
+            except (DecodeError, EncodingError) as e:
                 raise DecodeError(f"column {name!r}: {e}") from None
             except (ValueError, OverflowError, ArithmeticError) as e:
                 raise DecodeError(f"column {name!r}: {e}") from None

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import orjson
 
 from kbgraph.change import Change
+from kbgraph.debezium.payload import PayloadTypes
 from kbgraph.errors import KbgraphError
 from kbgraph.sources.kafka import canal, debezium, maxwell, native
 from kbgraph.sources.kafka.message import (
@@ -36,9 +37,9 @@ class Decoder(Protocol):
     def decode_doc(self, doc: Any) -> Decoded: ...
 
 
-def new_decoder(name: str) -> Decoder:
+def new_decoder(name: str, types: PayloadTypes | None = None) -> Decoder:
     if name == "debezium":
-        return debezium.DebeziumDecoder()
+        return debezium.DebeziumDecoder(types)
     if name == "maxwell":
         return maxwell.MaxwellDecoder()
     if name == "canal":
@@ -87,9 +88,11 @@ def parse_topics(entries: list[str], default: str) -> dict[str, str]:
 class Router:
     """Decodes records of many topics: a decoder per topic, chosen by name or detected once."""
 
-    def __init__(self, formats: dict[str, str], default: str = "auto") -> None:
+    def __init__(self, formats: dict[str, str], default: str = "auto", mapped: Any = None) -> None:
         self._formats = dict(formats)
         self._default = default
+        # the mapped tables' column types, for Debezium records (payload-only ones above all)
+        self._types = PayloadTypes.from_files(mapped.files) if getattr(mapped, "files", None) else None
         self._decoders: dict[str, Decoder] = {}
 
     def format_of(self, topic: str) -> str | None:
@@ -102,7 +105,7 @@ class Router:
             return dec.decode(msg)
         fmt = self._formats.get(msg.topic, self._default)
         if fmt != "auto":
-            dec = self._decoders[msg.topic] = new_decoder(fmt)
+            dec = self._decoders[msg.topic] = new_decoder(fmt, self._types)
             return dec.decode(msg)
         if msg.value is None:
             return NOTHING_TOMBSTONE
@@ -117,7 +120,7 @@ class Router:
                 "set it with kafka_topics = ['<topic>:<format>']"
             )
         log.info("topic %s: detected %s format", msg.topic, fmt)
-        dec = self._decoders[msg.topic] = new_decoder(fmt)
+        dec = self._decoders[msg.topic] = new_decoder(fmt, self._types)
         return dec.decode(msg) if fmt == "maxwell" else dec.decode_doc(doc)
 
 

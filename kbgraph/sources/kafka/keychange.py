@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from kbgraph.change import Change
-from kbgraph.sources.kafka.envelope import NEW_KEY, OLD_KEY
+from kbgraph.debezium.envelope import NEW_KEY, OLD_KEY
 from kbgraph.sources.kafka.message import TOMBSTONE
 
 HOLD_S = 1.0  # how long the delete of a key change waits for its create in the same partition
