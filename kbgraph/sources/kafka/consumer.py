@@ -34,12 +34,19 @@ from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
 from kbgraph.sources.kafka.message import DDL, TOMBSTONE, DecodeError
 from kbgraph.sources.kafka.rebalance import make_listener
+from kbgraph.sources.kafka.topics import TopicWatch
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONSUMER = {
     "auto_offset_reset": "earliest",  # only used when a sought offset is gone (retention)
     "max_poll_records": 2000,
+    # Partitions and topics added after the join reach the group at the leader's next metadata
+    # refresh (Kafka's default: 5 minutes). A short period also bounds a metadata update the client
+    # can lose while another request is in flight, which at the first join leaves a group with no
+    # partitions until the next refresh.
+    "metadata_max_age_ms": 5000,
+    "allow_auto_create_topics": False,  # a topic is the producer's to create (topics.py)
 }
 
 
@@ -84,6 +91,7 @@ class KafkaSource:
         self._latest: dict[str, Any] = {}  # latest merged checkpoint from committed()
         self._listener_error: BaseException | None = None
         self._kafka_committed: dict[Any, int] = {}
+        self._watch: TopicWatch | None = None
         self._lock = threading.Lock()
         self._ctx: SourceContext | None = None
         self._closing = False  # close() revokes too: the pipeline has written all it will by then
@@ -102,13 +110,20 @@ class KafkaSource:
                 client_id=f"kbgraph-{self.group}",
                 **self.consumer_options,
             )
-            self.consumer.subscribe(list(self.topics), listener=make_listener(self, self.consumer))
+            # fresh metadata of every topic before the join, so that the first assignment has them
+            self._watch = TopicWatch(self.topics, self.consumer.topics)
+            self._watch.check()
+            self._subscribe()
         except KafkaError as e:
             raise SourceError(f"cannot reach Kafka at {self.bootstrap} ({type(e).__name__}: {e})") from None
-        log.info("kafka: group %s subscribed to %s", self.group, ", ".join(self.topics))
         while not ctx.stopping.is_set():
-            self._commit_to_kafka()
             try:
+                if self._watch.check():
+                    self._subscribe()  # a changed subscription rejoins the group
+                if not self.consumer.subscription():
+                    ctx.stopping.wait(0.2)  # none of the topics exists yet
+                    continue
+                self._commit_to_kafka()
                 batch = self.consumer.poll(timeout_ms=200)
             except KafkaError as e:
                 if self._listener_error is not None:
@@ -124,6 +139,14 @@ class KafkaSource:
                     return
             for tp in self._keys.expired():  # a key change whose create went to another partition
                 yield from self._release(tp)
+
+    def _subscribe(self) -> None:
+        """Subscribe to the topics that exist (the consumer never asks for one that does not)."""
+        assert self._watch is not None
+        topics = [t for t in self.topics if t not in self._watch.missing]
+        if topics:
+            self.consumer.subscribe(topics, listener=make_listener(self, self.consumer))
+            log.info("kafka: group %s subscribed to %s", self.group, ", ".join(topics))
 
     def _partition_changes(self, tp: Any, records: list[Any]) -> Iterator[Change]:
         route = self.router.decode
