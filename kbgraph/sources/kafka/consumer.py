@@ -234,7 +234,7 @@ class KafkaSource:
         self._closing = True
         try:
             if self.consumer is not None:
-                self._commit_to_kafka(sync=True)
+                self._commit_to_kafka(sync=True, again=True)
                 self.consumer.close(autocommit=False, timeout_ms=10_000)
         except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
             log.warning("kafka: closing the consumer failed: %s", e)
@@ -281,8 +281,10 @@ class KafkaSource:
         self.counts["dead_letters"] += 1
         self.dlq.send(rec, reason, "decode", self.router.format_of(rec.topic))
 
-    def _commit_to_kafka(self, sync: bool = False, only: set[Any] | None = None) -> None:
-        """Commit the graph checkpoint of owned partitions to Kafka (for lag tools)."""
+    def _commit_to_kafka(self, sync: bool = False, only: set[Any] | None = None, again: bool = False) -> None:
+        """Commit the graph checkpoint of owned partitions to Kafka (for lag tools).
+
+        ``again``: also offsets sent before, whose asynchronous commit may have failed (at close)."""
         with self._lock:
             position = self._latest
         if not position or self.consumer is None:
@@ -295,7 +297,7 @@ class KafkaSource:
                 continue  # nothing read since assignment: the value may be another worker's
             v = position.get(partition_key(tp.topic, tp.partition))
             off = v if isinstance(v, int) else v[0] if isinstance(v, list) and v else None
-            if off is not None and self._kafka_committed.get(tp) != off:
+            if off is not None and (again or self._kafka_committed.get(tp) != off):
                 offsets[tp] = OffsetAndMetadata(off, "", -1)
         if not offsets:
             return
@@ -303,10 +305,18 @@ class KafkaSource:
             if sync:
                 self.consumer.commit(offsets)
             else:
-                self.consumer.commit_async(offsets)
+                self.consumer.commit_async(offsets, callback=self._commit_failed)
             self._kafka_committed.update({tp: o.offset for tp, o in offsets.items()})
         except Exception as e:  # noqa: BLE001 - the graph holds the truth; Kafka offsets are for lag tools
             log.warning("kafka: committing offsets to Kafka failed (the graph checkpoint is intact): %s", e)
+
+    def _commit_failed(self, offsets: Any, result: Any) -> None:
+        """commit_async's callback (IO thread): forget a failed commit, so that it is sent again."""
+        if isinstance(result, Exception):
+            for tp, o in offsets.items():
+                if self._kafka_committed.get(tp) == o.offset:
+                    self._kafka_committed.pop(tp, None)
+            log.debug("kafka: committing offsets to Kafka failed, will retry: %s", result)
 
     def _assigned(self, partitions: list[Any]) -> None:
         assert self._ctx is not None
