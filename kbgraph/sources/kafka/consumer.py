@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -32,7 +33,9 @@ from kbgraph.sources import SourceContext
 from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
+from kbgraph.sources.kafka.merge import DEFAULT_WAIT_MS, OrderedMerge
 from kbgraph.sources.kafka.message import DDL, TOMBSTONE, DecodeError
+from kbgraph.sources.kafka.order import record_position
 from kbgraph.sources.kafka.rebalance import make_listener
 from kbgraph.sources.kafka.topics import TopicWatch
 
@@ -68,6 +71,7 @@ class KafkaSource:
         mapped: Any = None,
         consumer_options: Mapping[str, Any] | None = None,
         producer_options: Mapping[str, Any] | None = None,
+        merge_wait_ms: int = DEFAULT_WAIT_MS,
     ) -> None:
         if not topics:
             raise SourceError("the kafka source needs at least one topic (kafka_topics)")
@@ -92,6 +96,8 @@ class KafkaSource:
         self._listener_error: BaseException | None = None
         self._kafka_committed: dict[Any, int] = {}
         self._watch: TopicWatch | None = None
+        self._merge = OrderedMerge(merge_wait_ms / 1000)  # owned partitions back in source order
+        self._clock = 0.0  # seconds spent waiting in poll(): the merge's idea of a partition being idle
         self._lock = threading.Lock()
         self._ctx: SourceContext | None = None
         self._closing = False  # close() revokes too: the pipeline has written all it will by then
@@ -124,21 +130,46 @@ class KafkaSource:
                     ctx.stopping.wait(0.2)  # none of the topics exists yet
                     continue
                 self._commit_to_kafka()
-                batch = self.consumer.poll(timeout_ms=200)
+                started = time.monotonic()
+                batch = self.consumer.poll(timeout_ms=self._poll_ms())
+                self._clock += time.monotonic() - started
             except KafkaError as e:
                 if self._listener_error is not None:
                     raise self._listener_error from None
                 raise SourceError(f"Kafka consumer failed ({type(e).__name__}: {e})") from None
             if self._listener_error is not None:
                 raise self._listener_error
-            for tp, records in batch.items():
-                if tp not in self._owned:
-                    continue
-                yield from self._partition_changes(tp, records)
-                if ctx.stopping.is_set():
-                    return
+            try:
+                for tp, records in batch.items():
+                    if tp in self._owned:
+                        self._buffer(tp, self._partition_changes(tp, records))
+            except StopAtCheckpoint:
+                yield from self._merge.release(self._clock)  # what may go out now is applied before the stop
+                raise
             for tp in self._keys.expired():  # a key change whose create went to another partition
-                yield from self._release(tp)
+                self._buffer(tp, self._release(tp))
+            for change in self._merge.release(self._clock):
+                yield change
+                if ctx.stopping.is_set():
+                    return  # what is still buffered was not handed on: read again from the checkpoint
+
+    def _poll_ms(self) -> int:
+        """Up to 200 ms, less when a buffered record may go out sooner."""
+        due = self._merge.deadline()
+        if due is None:
+            return 200
+        return max(0, min(200, int((due - self._clock) * 1000) + 1))
+
+    def _buffer(self, tp: Any, changes: Iterator[Change]) -> None:
+        """Into the merge, with their source position when this worker owns more than one partition."""
+        ordered = len(self._owned) > 1
+        for c in changes:
+            key = None
+            if ordered and c.meta:
+                rec = c.meta.get("record")
+                if rec is not None:
+                    key = record_position(c.meta.get("format"), rec)
+            self._merge.push(tp, key, c, self._clock)
 
     def _subscribe(self) -> None:
         """Subscribe to the topics that exist (the consumer never asks for one that does not)."""
@@ -333,6 +364,7 @@ class KafkaSource:
             else:
                 raise SourceError(f"checkpoint value {v!r} of {tp.topic}[{tp.partition}] is not a Kafka position")
             self._owned.add(tp)
+        self._merge.assign(partitions, self._clock)
         log.info("kafka: assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{cp.get(partition_key(tp.topic, tp.partition), 'start')}" for tp in partitions) or "nothing")
 
     def _revoked(self, partitions: list[Any]) -> None:
@@ -342,6 +374,7 @@ class KafkaSource:
             self.counts["revoked"] += len(revoked)
             self._ctx.flush()  # every change read from them is in the graph, with its position
             self._commit_to_kafka(only=revoked)  # async: the client's IO loop is busy rebalancing
+        self._merge.revoke(partitions)  # buffered, never yielded: the next owner reads them again
         for tp in partitions:
             self._owned.discard(tp)
             self._yielded.pop(tp, None)
@@ -352,6 +385,7 @@ class KafkaSource:
 
     def _lost(self, partitions: list[Any]) -> None:
         """The group moved on without us (session expired): forget them, write nothing for them."""
+        self._merge.revoke(partitions)
         for tp in partitions:
             self._owned.discard(tp)
             self._yielded.pop(tp, None)
