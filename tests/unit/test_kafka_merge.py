@@ -156,3 +156,17 @@ def test_only_debezium_records_have_a_key() -> None:
 
     assert record_position("debezium", Rec()) == ("mariadb-bin.000005", 27139823, 0)
     assert record_position("maxwell", Rec()) is None and record_position(None, Rec()) is None
+
+
+def test_a_held_record_stops_later_records_of_other_partitions_but_not_earlier_ones() -> None:
+    m = OrderedMerge(WAIT)
+    m.assign(["entity", "relation"], 0.0)
+    m.hold("entity", ("f", 10, 0))  # a key change's delete, waiting for its create
+    m.push("relation", ("f", 5, 0), "r5", 0.0)
+    m.push("relation", ("f", 11, 0), "r11", 0.0)  # a relation that uses the new key
+    assert m.release(0.0) == ["r5"]  # before the held record: nothing can come from entity before it
+    assert m.release(100.0) == [] and m.deadline() is None  # after it: waits for the hold, not for the clock
+    m.unhold("entity")
+    m.push("entity", ("f", 10, 0), "e10 (key change)", 100.0)
+    assert m.release(100.0) == ["e10 (key change)"]
+    assert m.release(100.0 + WAIT) == ["r11"]

@@ -161,15 +161,16 @@ class KafkaSource:
         return max(0, min(200, int((due - self._clock) * 1000) + 1))
 
     def _buffer(self, tp: Any, changes: Iterator[Change]) -> None:
-        """Into the merge, with their source position when this worker owns more than one partition."""
-        ordered = len(self._owned) > 1
+        """Into the merge, with their source position."""
         for c in changes:
-            key = None
-            if ordered and c.meta:
-                rec = c.meta.get("record")
-                if rec is not None:
-                    key = record_position(c.meta.get("format"), rec)
-            self._merge.push(tp, key, c, self._clock)
+            self._merge.push(tp, self._position(c), c, self._clock)
+
+    def _position(self, change: Change) -> Any:
+        """The source position of a change's record, when this worker owns more than one partition."""
+        if len(self._owned) < 2 or not change.meta:
+            return None
+        rec = change.meta.get("record")
+        return None if rec is None else record_position(change.meta.get("format"), rec)
 
     def _subscribe(self) -> None:
         """Subscribe to the topics that exist (the consumer never asks for one that does not)."""
@@ -200,6 +201,7 @@ class KafkaSource:
                     counts["tombstones"] += 1
                     continue
                 if joined is not None:
+                    self._merge.unhold(tp)
                     changes = [joined]
                 else:
                     yield from self._release(tp)
@@ -217,6 +219,7 @@ class KafkaSource:
                 changes = stamp(changes, rec, self.router.format_of(rec.topic), skip)
                 if len(changes) == 1 and starts_key_change(changes[0], rec):
                     self._keys.hold(tp, changes[0])  # wait for its create (Debezium's three records)
+                    self._merge.hold(tp, self._position(changes[0]))  # and nothing after it passes meanwhile
                     pending_end = None
                     continue
                 counts["changes"] += len(changes)
@@ -232,6 +235,7 @@ class KafkaSource:
 
     def _release(self, tp: Any) -> Iterator[Change]:
         held = self._keys.release(tp)
+        self._merge.unhold(tp)
         if held is not None:
             self.counts["changes"] += 1
             self._yielded[tp] = held.meta["offset"] + 1  # type: ignore[index]

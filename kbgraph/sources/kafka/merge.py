@@ -43,6 +43,7 @@ class OrderedMerge:
         self._rank: dict[Any, int] = {}  # tie-break between equal positions: assignment order
         self._ordered: set[Any] = set()  # partitions that delivered a positioned record
         self._unordered: set[Any] = set()  # partitions that delivered records, none positioned
+        self._held: dict[Any, Any] = {}  # partition -> position of a record its source holds back (not pushed yet)
         self._n = 0
 
     # -- partitions ------------------------------------------------------------------------------
@@ -64,7 +65,17 @@ class OrderedMerge:
                 d.pop(p, None)
             self._ordered.discard(p)
             self._unordered.discard(p)
+            self._held.pop(p, None)
         return dropped
+
+    def hold(self, part: Any, key: Any) -> None:
+        """``part`` has read a record at ``key`` that it will push later (a key change's delete waiting
+        for its create): until ``unhold``, nothing after ``key`` passes it (the hold is the source's to bound)."""
+        if key is not None:
+            self._held[part] = key
+
+    def unhold(self, part: Any) -> None:
+        self._held.pop(part, None)
 
     # -- items -----------------------------------------------------------------------------------
     def push(self, part: Any, key: Any, item: Any, now: float) -> None:
@@ -108,7 +119,7 @@ class OrderedMerge:
         if best is None:
             return None
         until = self._blocked_until(best, float("-inf"))
-        return None if until == float("-inf") else until
+        return None if until in (float("-inf"), float("inf")) else until
 
     # -- internals -------------------------------------------------------------------------------
     def _smallest(self) -> Any:
@@ -122,10 +133,15 @@ class OrderedMerge:
 
     def _blocked_until(self, best: Any, now: float) -> float:
         """The time before which the head of ``best`` must wait for the empty partitions."""
-        arrived = self._queues[best][0].arrived
+        head = self._queues[best][0]
         until = now
         for p, q in self._queues.items():
             if q or p == best or p in self._unordered:
                 continue
-            until = max(until, max(self._last[p], arrived) + self.wait)
+            held = self._held.get(p)
+            if held is not None:
+                if held < head.key:
+                    return float("inf")
+                continue  # it holds a record after this one: nothing smaller can come from it
+            until = max(until, max(self._last[p], head.arrived) + self.wait)
         return until
