@@ -86,18 +86,22 @@ def test_a_busy_partition_is_not_delayed_when_every_partition_has_records() -> N
 def test_records_without_a_position_pass_and_a_partition_of_them_blocks_nobody() -> None:
     m = OrderedMerge(WAIT)
     m.assign(["native", "dbz", "quiet"], 0.0)
-    m.push("native", None, "n1", 0.0)
+    m.push("native", None, "n1", 0.0, orderable=False)
     assert m.release(0.0) == ["n1"]  # no position: passes at once
     m.push("dbz", ("f", 5, 0), "d5", 1.0)
     assert m.release(1.0) == []  # "quiet" said nothing yet and may hold a smaller record; "native" is no reason to wait
     assert m.release(1.0 + WAIT) == ["d5"]
     # inside a partition, order is kept: a tombstone after its delete, then the next record
     m.push("dbz", ("f", 7, 0), "d7", 2.0)
-    m.push("dbz", None, "tombstone", 2.0)
+    m.push("dbz", None, "tombstone", 2.0)  # a Debezium record without a position: its partition still counts
     m.push("dbz", ("f", 9, 0), "d9", 2.0)
     m.push("quiet", ("f", 8, 0), "q8", 2.0)
     assert m.release(2.0) == ["d7", "tombstone", "q8"]
     assert m.release(2.0 + WAIT) == ["d9"]
+    m.push("quiet", None, "q-marker", 3.0)  # a position-only marker of a Debezium partition
+    m.push("dbz", ("f", 12, 0), "d12", 3.0)
+    assert m.release(3.0) == ["q-marker"]  # "quiet" is still a partition that may send something smaller
+    assert m.release(3.0 + WAIT) == ["d12"]
 
 
 def test_one_partition_passes_at_once_and_a_revoked_partition_stops_holding_others() -> None:

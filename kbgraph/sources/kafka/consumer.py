@@ -162,8 +162,9 @@ class KafkaSource:
 
     def _buffer(self, tp: Any, changes: Iterator[Change]) -> None:
         """Into the merge, with their source position."""
+        orderable = self.router.format_of(tp.topic) in (None, "debezium")
         for c in changes:
-            self._merge.push(tp, self._position(c), c, self._clock)
+            self._merge.push(tp, self._position(c), c, self._clock, orderable)
 
     def _position(self, change: Change) -> Any:
         """The source position of a change's record, when this worker owns more than one partition."""

@@ -9,7 +9,7 @@ idle for ``wait_s`` — measured from the later of its last record and the candi
 partition that says nothing delays the others by at most ``wait_s``.
 
 Items without a position (other formats, tombstones, position-only markers) pass at once, in their
-partition's order; a partition whose records carry no position at all never holds the others up.
+partition's order; a partition of another format (no positions at all) never holds the others up.
 Order inside a partition is always kept, so each partition's checkpoint (the offset after its
 last *released* record) never passes a record that was not yet handed on.
 
@@ -78,8 +78,11 @@ class OrderedMerge:
         self._held.pop(part, None)
 
     # -- items -----------------------------------------------------------------------------------
-    def push(self, part: Any, key: Any, item: Any, now: float) -> None:
-        """Buffer ``item`` of ``part``; ``key`` is its comparable source position or None."""
+    def push(self, part: Any, key: Any, item: Any, now: float, orderable: bool = True) -> None:
+        """Buffer ``item`` of ``part``; ``key`` is its comparable source position or None.
+
+        ``orderable=False``: the partition's records never carry a position (another format), so
+        while it has nothing buffered it holds nobody up."""
         q = self._queues.get(part)
         if q is None:
             self.assign([part], now)
@@ -89,7 +92,7 @@ class OrderedMerge:
         if key is not None:
             self._ordered.add(part)
             self._unordered.discard(part)
-        elif part not in self._ordered:
+        elif not orderable and part not in self._ordered:
             self._unordered.add(part)
 
     def __len__(self) -> int:
