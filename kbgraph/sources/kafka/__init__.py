@@ -13,6 +13,10 @@
 * ``kafka_consumer_options`` / ``kafka_producer_options``: extra kafka-python options (security,
   ``isolation_level = "read_committed"`` for transactional producers, ``session_timeout_ms``...).
 
+Topics that do not exist yet are waited for (``topics.py``): said once, looked for every 5 s,
+subscribed to when they appear; the consumer never creates one. Metadata is refreshed every 5 s
+(``metadata_max_age_ms``), so partitions added to a topic are taken up within seconds.
+
 Exactly once into the graph: each partition's position (``"kafka:<topic>:<partition>"``) is
 committed in the graph transaction of the changes it covers; on every assignment the consumer seeks
 to it, so crashes and rebalances neither lose nor repeat a change. Group offsets are committed to
