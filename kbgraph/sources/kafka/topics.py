@@ -45,7 +45,7 @@ class TopicWatch:
         if found and self._told:
             log.info("kafka: topic(s) %s exist now; the group takes them up", ", ".join(sorted(found)))
         if self.missing and not self._told:
-            log.warning("kafka: topic(s) %s do not exist yet; waiting for them (looking again every %g s)",
+            log.warning("kafka: topic(s) %s do not exist yet (or this client may not see them); waiting for them (looking again every %g s)",
                         ", ".join(sorted(self.missing)), self._every)
             self._told = True
         return found
