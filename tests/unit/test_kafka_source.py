@@ -175,6 +175,11 @@ def test_from_settings_names_what_is_missing_and_parses_topic_formats() -> None:
                                kafka_consumer_options={"session_timeout_ms": 6000}), Mapped())
     assert s.topics == {"a": "auto", "b": "canal"} and s.dlq.topic == "g.dlq"
     assert s.consumer_options["session_timeout_ms"] == 6000 and s.consumer_options["auto_offset_reset"] == "earliest"
+    assert s.consumer_options["metadata_max_age_ms"] == 5000 and s.consumer_options["allow_auto_create_topics"] is False
+    assert s._merge.wait == 0.3
+    s = from_settings(Settings(kafka_bootstrap="k:9092", kafka_topics=["a"], kafka_merge_wait_ms=1000,
+                               kafka_consumer_options={"metadata_max_age_ms": 60_000}), Mapped())
+    assert s._merge.wait == 1.0 and s.consumer_options["metadata_max_age_ms"] == 60_000  # a deployment's own choice wins
 
 
 def test_rebalance_listener_is_async_only_where_the_client_offers_its_loop() -> None:
