@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     kafka_topic_prefix: str = "kbgraph"  # publish: <prefix>.<db>.<table>
     kafka_consumer_options: dict[str, Any] = Field(default_factory=dict)  # extra kafka-python KafkaConsumer options (session_timeout_ms, ...)
     kafka_producer_options: dict[str, Any] = Field(default_factory=dict)  # extra kafka-python KafkaProducer options (linger_ms, ...)
+    kafka_merge_wait_ms: int = Field(300, ge=0)  # how long a silent partition may hold up records of others in the ordered merge
     publish_state: Path | None = None  # publish: file holding the acknowledged binlog position (default kbgraph-publish.<pipeline>.json)
 
     @classmethod

@@ -176,6 +176,11 @@ def test_from_settings_names_what_is_missing_and_parses_topic_formats() -> None:
                                kafka_consumer_options={"session_timeout_ms": 6000}), Mapped())
     assert s.topics == {"a": "auto", "b": "canal"} and s.dlq.topic == "g.dlq"
     assert s.consumer_options["session_timeout_ms"] == 6000 and s.consumer_options["auto_offset_reset"] == "earliest"
+    assert s.consumer_options["metadata_max_age_ms"] == 5000 and s.consumer_options["allow_auto_create_topics"] is False
+    assert s._merge.wait == 0.3
+    s = from_settings(Settings(kafka_bootstrap="k:9092", kafka_topics=["a"], kafka_merge_wait_ms=1000,
+                               kafka_consumer_options={"metadata_max_age_ms": 60_000}), Mapped())
+    assert s._merge.wait == 1.0 and s.consumer_options["metadata_max_age_ms"] == 60_000  # a deployment's own choice wins
 
 
 def test_rebalance_listener_is_async_only_where_the_client_offers_its_loop() -> None:
@@ -197,3 +202,41 @@ def test_rebalance_listener_is_async_only_where_the_client_offers_its_loop() -> 
         s._assigned = lambda parts: (_ for _ in ()).throw(RuntimeError("graph down"))  # type: ignore[method-assign]
         plain.on_partitions_assigned([TP("t", 0)])
     assert isinstance(s._listener_error, RuntimeError)
+
+
+def test_per_table_partitions_come_out_in_binlog_order_with_the_key_change_joined() -> None:
+    """A relation that uses an entity's new key reaches the consumer first; the merge puts it after the key change."""
+    from kbgraph.change import Change
+    from kbgraph.sources.kafka.envelope import Column, EnvelopeWriter, TableInfo
+
+    ent = TableInfo("kb", "entity", [Column("id", "int"), Column("name", "varchar")], ["id"])
+    rel = TableInfo("kb", "relation", [Column("id", "int"), Column("src_id", "int")], ["id"])
+    w = EnvelopeWriter()
+
+    def at(pos: int) -> dict:
+        return {"file": "mariadb-bin.000002", "pos": pos, "gtid": "0-1-1", "index": 0}
+
+    entity = w.records(Change("entity", "insert", None, {"id": 1, "name": "a"}, at(100), "kb"), ent, 1) + \
+        w.records(Change("entity", "update", {"id": 1, "name": "a"}, {"id": 2, "name": "a"}, at(300), "kb"), ent, 1)
+    relation = w.records(Change("relation", "insert", None, {"id": 7, "src_id": 1}, at(200), "kb"), rel, 1) + \
+        w.records(Change("relation", "insert", None, {"id": 8, "src_id": 2}, at(400), "kb"), rel, 1)
+    E, R = TP("dbz.kb.entity", 0), TP("dbz.kb.relation", 0)
+    em = [Message(E.topic, 0, i, k, v, h) for i, (k, v, h) in enumerate(entity)]
+    rm = [Message(R.topic, 0, i, k, v, h) for i, (k, v, h) in enumerate(relation)]
+    s = KafkaSource("127.0.0.1:1", {E.topic: "debezium", R.topic: "debezium"}, mapped=Mapped(), merge_wait_ms=300)
+    s._owned = {E, R}
+    s._merge.assign([E, R], 0.0)
+
+    def described(changes) -> list[str]:
+        return [f"{c.table} {c.op} {c.after['id']}" for c in changes]
+
+    s._buffer(R, s._partition_changes(R, rm))  # the relation topic's fetch comes back first
+    assert s._merge.release(0.0) == []  # the entity partition may hold earlier records
+    s._buffer(E, s._partition_changes(E, em[:3]))  # the insert, then the key change's delete and tombstone
+    assert described(s._merge.release(0.0)) == ["entity insert 1", "relation insert 7"]
+    assert s._merge.release(50.0) == []  # the held delete keeps relation 8 (after it) back, however long
+    s._clock = 50.0
+    s._buffer(E, s._partition_changes(E, em[3:]))  # its create: joined into one update
+    (update,) = s._merge.release(50.0)
+    assert (update.op, update.before["id"], update.after["id"], update.position) == ("update", 1, 2, {f"kafka:{E.topic}:0": 4})
+    assert described(s._merge.release(50.3)) == ["relation insert 8"]

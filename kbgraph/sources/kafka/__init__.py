@@ -13,16 +13,21 @@
 * ``kafka_consumer_options`` / ``kafka_producer_options``: extra kafka-python options (security,
   ``isolation_level = "read_committed"`` for transactional producers, ``session_timeout_ms``...).
 
+Topics that do not exist yet are waited for (``topics.py``): said once, looked for every 5 s,
+subscribed to when they appear; the consumer never creates one. Metadata is refreshed every 5 s
+(``metadata_max_age_ms``), so partitions added to a topic are taken up within seconds.
+
 Exactly once into the graph: each partition's position (``"kafka:<topic>:<partition>"``) is
 committed in the graph transaction of the changes it covers; on every assignment the consumer seeks
 to it, so crashes and rebalances neither lose nor repeat a change. Group offsets are committed to
 Kafka too, after the graph commit, only for lag tools.
 
-Order: Kafka keeps order per partition. Changes of one row (same key) are applied in order; changes
-of different tables or keys may be applied in another order than the database wrote them. For
-changes whose effect depends on another table (a key change and the rows that refer to it,
-key/value rows of a re-keyed entity, TRUNCATE) publish to one topic with one partition
-(``kbgraph publish --topic``).
+Order: Kafka keeps order per partition. Across the partitions a worker owns (a topic per table),
+records that carry their binlog position (Debezium's and ``publish``'s ``source`` block) are merged
+back into the database's order (``merge.py``): a record waits until every other partition has one
+buffered or has said nothing for ``kafka_merge_wait_ms`` (default 300). Records of other formats
+pass in their partition's order. Several workers each order only their own partitions; a key
+change whose delete and create land in different partitions is applied as a delete and a create.
 """
 
 from __future__ import annotations
@@ -55,4 +60,5 @@ def from_settings(settings: Settings, mapping: Mapping) -> KafkaSource:
         mapped=mapping,
         consumer_options=settings.kafka_consumer_options,
         producer_options=settings.kafka_producer_options,
+        merge_wait_ms=settings.kafka_merge_wait_ms,
     )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -32,14 +33,23 @@ from kbgraph.sources import SourceContext
 from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
+from kbgraph.sources.kafka.merge import DEFAULT_WAIT_MS, OrderedMerge
 from kbgraph.sources.kafka.message import DDL, TOMBSTONE, DecodeError
+from kbgraph.sources.kafka.order import record_position
 from kbgraph.sources.kafka.rebalance import make_listener
+from kbgraph.sources.kafka.topics import TopicWatch
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONSUMER = {
     "auto_offset_reset": "earliest",  # only used when a sought offset is gone (retention)
     "max_poll_records": 2000,
+    # Partitions and topics added after the join reach the group at the leader's next metadata
+    # refresh (Kafka's default: 5 minutes). A short period also bounds a metadata update the client
+    # can lose while another request is in flight, which at the first join leaves a group with no
+    # partitions until the next refresh.
+    "metadata_max_age_ms": 5000,
+    "allow_auto_create_topics": False,  # a topic is the producer's to create (topics.py)
 }
 
 
@@ -61,6 +71,7 @@ class KafkaSource:
         mapped: Any = None,
         consumer_options: Mapping[str, Any] | None = None,
         producer_options: Mapping[str, Any] | None = None,
+        merge_wait_ms: int = DEFAULT_WAIT_MS,
     ) -> None:
         if not topics:
             raise SourceError("the kafka source needs at least one topic (kafka_topics)")
@@ -84,6 +95,9 @@ class KafkaSource:
         self._latest: dict[str, Any] = {}  # latest merged checkpoint from committed()
         self._listener_error: BaseException | None = None
         self._kafka_committed: dict[Any, int] = {}
+        self._watch: TopicWatch | None = None
+        self._merge = OrderedMerge(merge_wait_ms / 1000)  # owned partitions back in source order
+        self._clock = 0.0  # seconds spent waiting in poll(): the merge's idea of a partition being idle
         self._lock = threading.Lock()
         self._ctx: SourceContext | None = None
         self._closing = False  # close() revokes too: the pipeline has written all it will by then
@@ -102,28 +116,70 @@ class KafkaSource:
                 client_id=f"kbgraph-{self.group}",
                 **self.consumer_options,
             )
-            self.consumer.subscribe(list(self.topics), listener=make_listener(self, self.consumer))
+            # fresh metadata of every topic before the join, so that the first assignment has them
+            self._watch = TopicWatch(self.topics, self.consumer.topics)
+            self._watch.check()
+            self._subscribe()
         except KafkaError as e:
             raise SourceError(f"cannot reach Kafka at {self.bootstrap} ({type(e).__name__}: {e})") from None
-        log.info("kafka: group %s subscribed to %s", self.group, ", ".join(self.topics))
         while not ctx.stopping.is_set():
-            self._commit_to_kafka()
             try:
-                batch = self.consumer.poll(timeout_ms=200)
+                if self._watch.check():
+                    self._subscribe()  # a changed subscription rejoins the group
+                if not self.consumer.subscription():
+                    ctx.stopping.wait(0.2)  # none of the topics exists yet
+                    continue
+                self._commit_to_kafka()
+                started = time.monotonic()
+                batch = self.consumer.poll(timeout_ms=self._poll_ms())
+                self._clock += time.monotonic() - started
             except KafkaError as e:
                 if self._listener_error is not None:
                     raise self._listener_error from None
                 raise SourceError(f"Kafka consumer failed ({type(e).__name__}: {e})") from None
             if self._listener_error is not None:
                 raise self._listener_error
-            for tp, records in batch.items():
-                if tp not in self._owned:
-                    continue
-                yield from self._partition_changes(tp, records)
-                if ctx.stopping.is_set():
-                    return
+            try:
+                for tp, records in batch.items():
+                    if tp in self._owned:
+                        self._buffer(tp, self._partition_changes(tp, records))
+            except StopAtCheckpoint:
+                yield from self._merge.release(self._clock)  # what may go out now is applied before the stop
+                raise
             for tp in self._keys.expired():  # a key change whose create went to another partition
-                yield from self._release(tp)
+                self._buffer(tp, self._release(tp))
+            for change in self._merge.release(self._clock):
+                yield change
+                if ctx.stopping.is_set():
+                    return  # what is still buffered was not handed on: read again from the checkpoint
+
+    def _poll_ms(self) -> int:
+        """Up to 200 ms, less when a buffered record may go out sooner."""
+        due = self._merge.deadline()
+        if due is None:
+            return 200
+        return max(0, min(200, int((due - self._clock) * 1000) + 1))
+
+    def _buffer(self, tp: Any, changes: Iterator[Change]) -> None:
+        """Into the merge, with their source position."""
+        orderable = self.router.format_of(tp.topic) in (None, "debezium")
+        for c in changes:
+            self._merge.push(tp, self._position(c), c, self._clock, orderable)
+
+    def _position(self, change: Change) -> Any:
+        """The source position of a change's record, when this worker owns more than one partition."""
+        if len(self._owned) < 2 or not change.meta:
+            return None
+        rec = change.meta.get("record")
+        return None if rec is None else record_position(change.meta.get("format"), rec)
+
+    def _subscribe(self) -> None:
+        """Subscribe to the topics that exist (the consumer never asks for one that does not)."""
+        assert self._watch is not None
+        topics = [t for t in self.topics if t not in self._watch.missing]
+        if topics:
+            self.consumer.subscribe(topics, listener=make_listener(self, self.consumer))
+            log.info("kafka: group %s subscribed to %s", self.group, ", ".join(topics))
 
     def _partition_changes(self, tp: Any, records: list[Any]) -> Iterator[Change]:
         route = self.router.decode
@@ -146,6 +202,7 @@ class KafkaSource:
                     counts["tombstones"] += 1
                     continue
                 if joined is not None:
+                    self._merge.unhold(tp)
                     changes = [joined]
                 else:
                     yield from self._release(tp)
@@ -163,6 +220,7 @@ class KafkaSource:
                 changes = stamp(changes, rec, self.router.format_of(rec.topic), skip)
                 if len(changes) == 1 and starts_key_change(changes[0], rec):
                     self._keys.hold(tp, changes[0])  # wait for its create (Debezium's three records)
+                    self._merge.hold(tp, self._position(changes[0]))  # and nothing after it passes meanwhile
                     pending_end = None
                     continue
                 counts["changes"] += len(changes)
@@ -178,6 +236,7 @@ class KafkaSource:
 
     def _release(self, tp: Any) -> Iterator[Change]:
         held = self._keys.release(tp)
+        self._merge.unhold(tp)
         if held is not None:
             self.counts["changes"] += 1
             self._yielded[tp] = held.meta["offset"] + 1  # type: ignore[index]
@@ -211,7 +270,7 @@ class KafkaSource:
         self._closing = True
         try:
             if self.consumer is not None:
-                self._commit_to_kafka(sync=True)
+                self._commit_to_kafka(sync=True, again=True)
                 self.consumer.close(autocommit=False, timeout_ms=10_000)
         except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
             log.warning("kafka: closing the consumer failed: %s", e)
@@ -258,8 +317,10 @@ class KafkaSource:
         self.counts["dead_letters"] += 1
         self.dlq.send(rec, reason, "decode", self.router.format_of(rec.topic))
 
-    def _commit_to_kafka(self, sync: bool = False, only: set[Any] | None = None) -> None:
-        """Commit the graph checkpoint of owned partitions to Kafka (for lag tools)."""
+    def _commit_to_kafka(self, sync: bool = False, only: set[Any] | None = None, again: bool = False) -> None:
+        """Commit the graph checkpoint of owned partitions to Kafka (for lag tools).
+
+        ``again``: also offsets sent before, whose asynchronous commit may have failed (at close)."""
         with self._lock:
             position = self._latest
         if not position or self.consumer is None:
@@ -272,7 +333,7 @@ class KafkaSource:
                 continue  # nothing read since assignment: the value may be another worker's
             v = position.get(partition_key(tp.topic, tp.partition))
             off = v if isinstance(v, int) else v[0] if isinstance(v, list) and v else None
-            if off is not None and self._kafka_committed.get(tp) != off:
+            if off is not None and (again or self._kafka_committed.get(tp) != off):
                 offsets[tp] = OffsetAndMetadata(off, "", -1)
         if not offsets:
             return
@@ -280,10 +341,18 @@ class KafkaSource:
             if sync:
                 self.consumer.commit(offsets)
             else:
-                self.consumer.commit_async(offsets)
+                self.consumer.commit_async(offsets, callback=self._commit_failed)
             self._kafka_committed.update({tp: o.offset for tp, o in offsets.items()})
         except Exception as e:  # noqa: BLE001 - the graph holds the truth; Kafka offsets are for lag tools
             log.warning("kafka: committing offsets to Kafka failed (the graph checkpoint is intact): %s", e)
+
+    def _commit_failed(self, offsets: Any, result: Any) -> None:
+        """commit_async's callback (IO thread): forget a failed commit, so that it is sent again."""
+        if isinstance(result, Exception):
+            for tp, o in offsets.items():
+                if self._kafka_committed.get(tp) == o.offset:
+                    self._kafka_committed.pop(tp, None)
+            log.debug("kafka: committing offsets to Kafka failed, will retry: %s", result)
 
     def _assigned(self, partitions: list[Any]) -> None:
         assert self._ctx is not None
@@ -300,6 +369,7 @@ class KafkaSource:
             else:
                 raise SourceError(f"checkpoint value {v!r} of {tp.topic}[{tp.partition}] is not a Kafka position")
             self._owned.add(tp)
+        self._merge.assign(partitions, self._clock)
         log.info("kafka: assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{cp.get(partition_key(tp.topic, tp.partition), 'start')}" for tp in partitions) or "nothing")
 
     def _revoked(self, partitions: list[Any]) -> None:
@@ -309,6 +379,7 @@ class KafkaSource:
             self.counts["revoked"] += len(revoked)
             self._ctx.flush()  # every change read from them is in the graph, with its position
             self._commit_to_kafka(only=revoked)  # async: the client's IO loop is busy rebalancing
+        self._merge.revoke(partitions)  # buffered, never yielded: the next owner reads them again
         for tp in partitions:
             self._owned.discard(tp)
             self._yielded.pop(tp, None)
@@ -319,6 +390,7 @@ class KafkaSource:
 
     def _lost(self, partitions: list[Any]) -> None:
         """The group moved on without us (session expired): forget them, write nothing for them."""
+        self._merge.revoke(partitions)
         for tp in partitions:
             self._owned.discard(tp)
             self._yielded.pop(tp, None)

@@ -1,0 +1,60 @@
+"""The source position a record carries, as a comparable key for the ordered merge (``merge.py``).
+
+Debezium's MySQL / MariaDB connectors and ``kbgraph publish`` put the binlog coordinates of each
+change in the envelope's ``source`` block: ``file``, ``pos`` and ``row``. In Debezium's records
+``pos`` is the position of the row event and ``row`` the row inside it; in ``publish``'s, ``pos``
+is the transaction's start with ``row`` = the change's number for all but its last change, which
+has the commit's end and ``row`` 0. Both increase with the binlog, file name first (the server
+numbers its files with a fixed width). Snapshot records (``op: r``) all carry the snapshot's
+position: equal keys, which the merge keeps in arrival order.
+
+GTIDs are not used: MariaDB's are ordered only inside one domain, MySQL's not across servers.
+Records of other formats, and records without those fields, have no key (None).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_SOURCE = re.compile(rb'"source"\s*:\s*\{')
+_DECODER = json.JSONDecoder()
+
+
+def debezium_position(value: bytes | None) -> tuple[str, int, int] | None:
+    """``(file, pos, row)`` from the ``source`` block of a Debezium JSON value, or None.
+
+    Only the ``source`` object is parsed (the decoder has parsed the whole value already): with
+    the JSON converter's schema a value is mostly schema, and this runs for every record.
+    """
+    if not value:
+        return None
+    # the last one is the payload's (a schema names its fields "field": "source"); compact JSON first
+    at = value.rfind(b'"source":{')
+    if at >= 0:
+        at += 9
+    else:
+        m = None
+        for m in _SOURCE.finditer(value):
+            pass
+        if m is None:
+            return None
+        at = m.end() - 1
+    try:
+        src, _ = _DECODER.raw_decode(value[at:].decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    if not isinstance(src, dict):
+        return None
+    file, pos, row = src.get("file"), src.get("pos"), src.get("row")
+    if not isinstance(file, str) or not file or not isinstance(pos, int) or isinstance(pos, bool):
+        return None
+    return (file, pos, row if isinstance(row, int) and not isinstance(row, bool) else 0)
+
+
+def record_position(fmt: str | None, record: Any) -> tuple[str, int, int] | None:
+    """The merge key of a Kafka record of format ``fmt``."""
+    if fmt != "debezium":
+        return None
+    return debezium_position(getattr(record, "value", None))
