@@ -236,8 +236,8 @@ def test_recorded_debezium_records_build_the_graph_of_the_final_rows(dbzt_db, ka
     assert streamed == want, streamed.diff(want)
 
 
-@pytest.mark.xfail(run=False, reason="per-table topics (as recorded) need an ordered merge across topics, which another "
-                   "branch builds: a key change and the rows referring to it sit in different topics")
+@pytest.mark.xfail(strict=True, reason="with the ordered merge across topics all tables but one row of xtypes come out "
+                   "right (xtypes (29904,) is missing): being investigated")
 def test_per_table_topics_leave_the_final_rows(dbzt_db, kafka_bootstrap):
     from kafka import KafkaProducer
 
@@ -264,7 +264,9 @@ def test_per_table_topics_leave_the_final_rows(dbzt_db, kafka_bootstrap):
     want: dict[str, dict[tuple, dict]] = {t: {} for t in TABLES}
     for c in final_rows(*dbzt_db):
         want[c.table][tuple(c.after[k] for k in PK[c.table])] = c.after
-    assert {t: set(r) for t, r in got.items()} == {t: set(r) for t, r in want.items()}
+    missing = {t: set(want[t]) - set(got[t]) for t in want}
+    extra = {t: set(got[t]) - set(want[t]) for t in got}
+    assert {t: set(r) for t, r in got.items()} == {t: set(r) for t, r in want.items()}, ({t: v for t, v in missing.items() if v}, {t: v for t, v in extra.items() if v})
 
 
 def test_publish_describes_the_tables_with_debeziums_schemas(dbzt_db) -> None:
