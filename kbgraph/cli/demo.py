@@ -23,13 +23,27 @@ from kbgraph.mapping import compile_mappings
 _EXAMPLE = "kb-changes.jsonl"
 
 
-def _find_mappings(given: Optional[Path]) -> Path:
-    candidates = [given] if given else [Path("mappings"), Path(__file__).resolve().parents[2] / "mappings"]
-    for c in candidates:
-        if c is not None and (c / _EXAMPLE).is_file():
+def example_folder() -> Path | None:
+    """The worked example (kb.yaml, kb.sql, kb-changes.jsonl): in an installed wheel it is
+    ``kbgraph/examples/`` (copied from ``mappings/`` at build time); in a checkout, ``mappings/``."""
+    package = Path(__file__).resolve().parents[1]
+    for c in (package / "examples", package.parent / "mappings"):
+        if (c / _EXAMPLE).is_file():
             return c
-    raise KbgraphError(f"cannot find the example ({_EXAMPLE}) in {', '.join(str(c) for c in candidates)}; "
-                       "run the demo from the kbgraph checkout or pass --mappings")
+    return None
+
+
+def _find_mappings(given: Optional[Path]) -> Path:
+    if given is not None:
+        if (given / _EXAMPLE).is_file():
+            return given
+        raise KbgraphError(f"{given} holds no {_EXAMPLE}: --mappings names a folder with the example's "
+                           "mapping files and its change file")
+    found = Path("mappings") if (Path("mappings") / _EXAMPLE).is_file() else example_folder()
+    if found is None:
+        raise KbgraphError(f"cannot find the example ({_EXAMPLE}): this kbgraph was installed without it; "
+                           "reinstall it (pip install kbgraph) or pass --mappings")
+    return found
 
 
 _QUERIES = [
