@@ -69,3 +69,26 @@ def test_missing_binlog_privilege_gives_its_advice_once(mysql_url: str, mysql_db
     text = str(info.value)
     assert "lacks a privilege" in text and "REPLICATION CLIENT" in text, text
     assert text.lower().count("grant") == 1, text
+
+
+@pytest.mark.integration
+def test_snapshot_if_needed_runs_once(mysql_url, mysql_db, graph, graph_server, tmp_path) -> None:
+    """What the compose file's snapshot container runs at every start: a second run must not reload."""
+    from tests.integration.test_binlog_e2e import _fill, kb_setup
+
+    kb_setup(mysql_url, mysql_db, tmp_path)
+    _fill(mysql_url, mysql_db, 30)
+    env = {"NEO4J_URI": graph_server.uri, "NEO4J_USERNAME": graph_server.user, "NEO4J_PASSWORD": graph_server.password,
+           "NEO4J_DATABASE": graph_server.database, "KBGRAPH_MYSQL_URL": mysql_url, "KBGRAPH_PIPELINE": "once",
+           "COLUMNS": "200"}
+    files = ["--mappings", str(tmp_path / "mapping.yaml")]
+    assert runner.invoke(app, ["schema", "apply", *files], env=env).exit_code == 0
+
+    def snap() -> str:
+        done = runner.invoke(app, ["snapshot", "--if-needed", "-q", *files], env=env)
+        assert done.exit_code == 0, done.output
+        return " ".join(done.output.split())
+
+    assert "snapshot done: 60 rows read" in snap()
+    again = snap()
+    assert "pipeline once already streams from" in again and "no snapshot needed" in again
