@@ -93,8 +93,10 @@ def demo(
         console.print(f"graph: {target.describe()}")
         if server is not None:
             console.print("look at it: run `kbgraph demo --keep` and open ArcadeDB Studio at "
-                          f"http://127.0.0.1:{server.http_port}/ (user root), or connect any Bolt client to the URI above; "
-                          "for Neo4j Browser, set NEO4J_URI to a Neo4j 5 server and run `kbgraph demo` again.")
+                          f"http://127.0.0.1:{server.http_port}/ (user root, password in {data / 'root-password'}), "
+                          "or connect any Bolt client to the URI above; for Neo4j Browser, set NEO4J_URI to a Neo4j 5 "
+                          "server and run `kbgraph demo` again. For your own data: `kbgraph graph start` runs a "
+                          "graph server in the background on fixed ports.", highlight=False)
             if keep:
                 try:
                     input("server running; press Enter to stop it … ")
