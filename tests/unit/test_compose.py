@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import typer.main
-from compose_spec import PyCompose
 from ruamel.yaml import YAML
 
 from kbgraph.cli import app
@@ -73,6 +72,8 @@ def compose(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_file_is_valid_compose(compose: dict[str, Any]) -> None:
+    from compose_spec import PyCompose  # the test extra: pip install -e '.[test]'
+
     parsed = PyCompose.from_json(json.dumps(compose))
     assert set(parsed.service_names()) == set(compose["services"])
     # the validator is strict: a misspelt key does not pass
