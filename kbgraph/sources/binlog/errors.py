@@ -29,8 +29,9 @@ def error_text(exc: BaseException) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
-def mysql_error_line(exc: BaseException, where: str) -> str:
-    """One line describing a connection / query error (no position context)."""
+def mysql_error_line(exc: BaseException, where: str, grant: str = GRANT) -> str:
+    """One line describing a connection / query error (no position context); a missing privilege
+    ends with ``grant``, what to do about it."""
     code = error_code(exc)
     text = error_text(exc)
     if code == 1045:
@@ -38,7 +39,7 @@ def mysql_error_line(exc: BaseException, where: str) -> str:
     if code == 2003:
         return f"cannot connect to MySQL at {where}: {text} (error 2003); is the server running and the address right?"
     if code in PRIVILEGE:
-        return f"MySQL user {where} lacks a privilege: {text} (error {code}); {GRANT}"
+        return f"MySQL user {where} lacks a privilege: {text} (error {code}); {grant}"
     if code is not None:
         return f"MySQL at {where}: {text} (error {code})"
     return f"MySQL at {where}: {text}"
