@@ -129,14 +129,17 @@ def start(data: Path, bolt_port: int = DEFAULT_BOLT, http_port: int = DEFAULT_HT
     for port, flag in ((bolt_port, "--bolt-port"), (http_port, "--http-port")):
         if not _port_free(port):
             raise KbgraphError(f"port {port} on 127.0.0.1 is in use (another server?); choose another with {flag}")
-    data.mkdir(parents=True, exist_ok=True)
-    _state_path(data).unlink(missing_ok=True)
-    with open(data / KEEPER_LOG, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", _MODULE, str(data), str(bolt_port), str(http_port)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # not stopped by the terminal's Ctrl-C or hang-up
-        )
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        _state_path(data).unlink(missing_ok=True)
+        with open(data / KEEPER_LOG, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", _MODULE, str(data), str(bolt_port), str(http_port)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # not stopped by the terminal's Ctrl-C or hang-up
+            )
+    except OSError as e:
+        raise KbgraphError(f"cannot start the graph server in {data}: {e.strerror or e}") from None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = _read_state(data)
@@ -164,7 +167,10 @@ def stop(data: Path, timeout: float = 30) -> bool:
     if not _alive(pid):
         _state_path(data).unlink(missing_ok=True)
         return False
-    os.kill(pid, signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except PermissionError:
+        raise KbgraphError(f"the graph server in {data} (pid {pid}) belongs to another user; stop it as that user") from None
     deadline = time.monotonic() + timeout
     while _alive(pid):
         if time.monotonic() > deadline:
