@@ -68,3 +68,33 @@ def test_loaded_data_makes_the_graph_the_change_file_makes(mysql_url: str, mysql
     want, got = replayed.dump(), loaded.dump()
     assert got == want, got.diff(want, limit=10)
     assert sum(got.nodes.values()) > 50 and sum(got.relationships.values()) > 50, got.summary()
+
+
+@pytest.mark.integration
+def test_the_compose_login_can_snapshot_and_stream(mysql_url: str, mysql_db: str) -> None:
+    """deploy/mysql-users.sh grants what kbgraph checks for (run here under another user name)."""
+    from kbgraph.sources.binlog.reader import BinlogSource
+    from tests.integration.binlog_support import read_all, sql
+
+    script = (ROOT / "deploy" / "mysql-users.sh").read_text(encoding="utf-8")
+    body = script.split("<<SQL\n", 1)[1].split("\nSQL", 1)[0]
+    user = f"{mysql_db}_c"[:32]
+    statements = [s.strip() for s in body.replace("'kbgraph'@", f"'{user}'@").replace(
+        "${KBGRAPH_MYSQL_PASSWORD}", "pw-compose").split(";") if s.strip()]
+    assert len(statements) == 2 and all(f"'{user}'@'%'" in s for s in statements)
+    sql(mysql_url, "CREATE TABLE a (id INT PRIMARY KEY)", "INSERT INTO a VALUES (1), (2)", db=mysql_db)
+    sql(mysql_url, *statements)
+    try:
+        conn = ConnInfo.from_url(mysql_url)
+        login = ConnInfo(conn.host, conn.port, user, "pw-compose")
+        tables = MappedTables({(mysql_db, "a")})
+        snap = SnapshotSource(login, tables)
+        try:
+            rows = [c for c in snap.changes({}, StandaloneContext()) if c.op == "insert"]
+        finally:
+            snap.close()
+        assert [r.after["id"] for r in rows] == [1, 2]
+        stream = BinlogSource(login, tables, blocking=False, initial="current", server_id=4905)
+        read_all(stream)  # check_server and the dump start: no SourceError
+    finally:
+        sql(mysql_url, f"DROP USER '{user}'@'%'")

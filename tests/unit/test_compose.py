@@ -205,3 +205,16 @@ def test_mounted_files_exist(raw: dict[str, Any]) -> None:
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is missing"
+
+
+def test_mysql_is_configured_as_kbgraph_checks_it(compose: dict[str, Any]) -> None:
+    from kbgraph.sources.binlog.server import REQUIRED_VARIABLES
+
+    flags = dict(a.lstrip("-").replace("-", "_").split("=", 1) for a in compose["services"]["mysql"]["command"])
+    for name, want in REQUIRED_VARIABLES.items():
+        if name == "log_bin":
+            assert flags.get("log_bin"), "the binlog must be on"
+        else:
+            assert flags.get(name, "").upper() == want, f"mysql needs --{name.replace('_', '-')}={want}"
+    assert flags["gtid_mode"] == "ON" and flags["enforce_gtid_consistency"] == "ON"
+    assert len({flags["server_id"], "4271", "4272", "5401"}) == 4  # the server's own id is not a reader's
