@@ -83,10 +83,10 @@ def _relation(g: GraphModel, r: RelationRule) -> None:
 
 def _property(g: GraphModel, p: PropertyRule) -> None:
     owner = g.node(p.owner.label)
-    values = f"{p.name}={column_name(p.value)}"
+    values = f"name from column {p.name}, value from column {column_name(p.value)}"
     if p.as_ == "node_property":
         owner.properties.append(f"‹{p.name}›")
-        owner.fed_by.append(_feed(p.table, p.name_, f": properties {values}"))
+        owner.fed_by.append(_feed(p.table, p.name_, f": a property per row, {values}"))
         return
     node = g.node(p.label)
     node.property_node = True

@@ -38,7 +38,7 @@ def test_the_example_model_names_every_label_type_and_feeding_table() -> None:
     nodes, edges = _check_mermaid(result.output)
     entity = next(n for n, line in nodes.items() if '":Entity<br/>' in line)
     assert "+ one of :Person :Organization :Place :Concept (column type)" in nodes[entity]
-    assert "← table entity<br/>" in nodes[entity] and "← table attribute: properties k=v" in nodes[entity]
+    assert "← table entity<br/>" in nodes[entity] and "← table attribute: a property per row, name from column k, value from column v" in nodes[entity]
     kinds = {line.split('|"')[1].split("<br/>")[0]: (a, b) for a, line, b in edges}
     assert kinds["WORKS_AT / LOCATED_IN / FOUNDED / KNOWS"] == (entity, entity)
     assert kinds["PART_OF"] == (entity, entity)
@@ -80,3 +80,10 @@ def test_grass_captions_and_writes_a_file(tmp_path: Path) -> None:
     assert {"node.Person", "node.Organization", "node.Place", "node.Concept"} <= set(blocks)
     colours = [re.search(r"color: (#\w+);", b).group(1) for k, b in blocks.items() if k.startswith("node.")]
     assert len(set(colours)) == len(colours)
+
+
+def test_the_quickstart_shows_the_example_model_as_it_is() -> None:
+    doc = (ROOT / "docs" / "quickstart.md").read_text(encoding="utf-8")
+    block = doc.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert block == graph_model.mermaid(graph_model.load([ROOT / "mappings"])), \
+        "docs/quickstart.md is stale: paste the output of `kbgraph model mappings/`"
