@@ -20,9 +20,11 @@ def model(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write to this file instead of printing"),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Print the graph model the mappings imply: labels, relationship types, property nodes, and which
-    table and rule feeds each. Paste the Mermaid text into a Markdown file, or load the GraSS file in
-    Neo4j Browser (drag it onto the window) to colour and caption every mapped label."""
+    """Print the graph model the mappings imply, as Mermaid (or a Neo4j Browser style).
+
+    Labels, relationship types, property nodes, and the table and rule that feed each. Paste the
+    Mermaid text into a Markdown file, or load the GraSS file in Neo4j Browser (drag it onto the
+    window) to colour and caption every mapped label."""
     from kbgraph import graph_model
 
     if fmt not in ("mermaid", "grass"):
