@@ -37,7 +37,9 @@ class Settings(BaseSettings):
 
     # binlog source (MySQL / MariaDB)
     mysql_url: SecretStr | None = None  # mysql://user:password@host:3306
-    server_id: int = 4271  # replica id of this reader; each reader needs its own
+    # replica id of this binlog reader: it must differ from every other reader of the same server
+    # (another sync, `publish`, a real replica), or the server drops one of them; --server-id
+    server_id: int = 4271
     binlog_ddl: Literal["stop", "continue_unmapped"] = "stop"  # DDL on a mapped table: stop, or pass it when no mapped column is touched
     binlog_truncate: Literal["delete", "stop"] = "delete"  # TRUNCATE of a mapped table: delete its graph elements, or stop
     binlog_until_end: bool = False  # return once the end of the binlog is reached (catch up, then exit)

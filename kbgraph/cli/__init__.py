@@ -10,7 +10,7 @@ from kbgraph.cli.app import app, err
 from kbgraph.errors import KbgraphError, StopAtCheckpoint
 
 # command modules register themselves on ``app``; optional ones may be absent in a partial install
-for _module in ("core", "demo", "verify", "snapshot", "publish"):
+for _module in ("core", "demo", "verify", "snapshot", "publish", "graph", "model"):
     try:
         importlib.import_module(f"kbgraph.cli.{_module}")
     except ModuleNotFoundError as e:

@@ -33,6 +33,8 @@ def _mapping(s: Settings, mappings: Optional[list[Path]]) -> Mapping:
 
 @app.command()
 def validate(
+    paths: Optional[list[Path]] = typer.Argument(None, help="mapping files or folders (as -m; default: mappings/)",
+                                                 show_default=False),
     mappings: Optional[list[Path]] = MappingsOpt,
     json_schema: bool = typer.Option(False, "--json-schema", help="print the mapping files' JSON Schema instead"),
     config: Optional[Path] = ConfigOpt,
@@ -44,7 +46,7 @@ def validate(
         console.print_json(json.dumps(mapping_json_schema()))
         return
     s = settings(config)
-    m = _mapping(s, mappings)
+    m = _mapping(s, [*(paths or []), *(mappings or [])])
     table = Table("rule", "kind", "table", "graph")
     for r in m.rules():
         if r.kind == "entity":
@@ -179,6 +181,9 @@ def sync(
     flush_ms: Optional[int] = typer.Option(None, "--flush-ms", help="flush a partial batch after this long"),
     on_error: Optional[str] = typer.Option(None, "--on-error", help="dead_letter (default) or stop"),
     mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="binlog source: mysql://user:pw@host:port"),
+    server_id: Optional[int] = typer.Option(
+        None, "--server-id", help="binlog source: replica id of this reader, unique among everything that reads "
+        "the server's binlog (other kbgraph syncs, publish, real replicas); env KBGRAPH_SERVER_ID, default 4271"),
     kafka_bootstrap: Optional[str] = typer.Option(None, "--kafka", help="kafka source: bootstrap servers"),
     topics: Optional[list[str]] = typer.Option(None, "--topic", help="kafka source: topic (repeatable)"),
     until_end: bool = typer.Option(False, "--until-end", help="binlog source: catch up to the end of the binlog, then exit"),
@@ -187,15 +192,21 @@ def sync(
 ) -> None:
     """Apply changes from a source to the graph, resuming from the pipeline's checkpoint."""
     s = settings(config, changes=changes, pipeline=pipeline, batch_size=batch_size, flush_ms=flush_ms,
-                 on_error=on_error, mysql_url=mysql_url, kafka_bootstrap=kafka_bootstrap,
+                 on_error=on_error, mysql_url=mysql_url, server_id=server_id, kafka_bootstrap=kafka_bootstrap,
                  kafka_topics=topics or None, mappings=mappings or None, binlog_until_end=until_end or None)
     run_pipeline(s, _mapping(s, None), source, metrics_port=metrics_port)
 
 
 @app.command()
-def status(pipeline: Optional[str] = PipelineOpt, config: Optional[Path] = ConfigOpt) -> None:
-    """Show a pipeline's checkpoint, dead letters and what the graph holds."""
+def status(pipeline: Optional[str] = PipelineOpt, mappings: Optional[list[Path]] = MappingsOpt,
+           config: Optional[Path] = ConfigOpt) -> None:
+    """Show a pipeline's checkpoint, dead letters and what the graph holds.
+
+    With --mappings, every label and type the mappings write is listed, those with no element too."""
     s = settings(config, pipeline=pipeline)
+    mapped: tuple[set[str], set[str]] = (set(), set())
+    if mappings:
+        mapped = _mapping(s, mappings).graph_names()
     target = target_of(s)
     with target.driver() as driver:
         info = read_checkpoint_info(driver, target.database, s.pipeline)
@@ -213,9 +224,11 @@ def status(pipeline: Optional[str] = PipelineOpt, config: Optional[Path] = Confi
                       f"last at {info.get('updated_at')}")
         console.print(f"position: {info['position']}", highlight=False)
     console.print(f"dead letters: {dead[0]['n'] if dead else 0}")
-    t = Table("label / type", "count")
-    for r in labels:
-        t.add_row(":" + r["label"], f"{r['n']:,}")
-    for r in rels:
-        t.add_row("[:" + r["type"] + "]", f"{r['n']:,}")
+    label_counts = {r["label"]: r["n"] for r in labels}
+    type_counts = {r["type"]: r["n"] for r in rels}
+    t = Table("label / type", "count", *(["mapped"] if mappings else []))
+    for names, counts, shown in ((mapped[0], label_counts, ":{}"), (mapped[1], type_counts, "[:{}]")):
+        for name in sorted(counts.keys() | names):
+            flag = (["yes" if name in names else ""] if mappings else [])
+            t.add_row(shown.format(name), f"{counts.get(name, 0):,}", *flag)
     console.print(t)

@@ -23,13 +23,27 @@ from kbgraph.mapping import compile_mappings
 _EXAMPLE = "kb-changes.jsonl"
 
 
-def _find_mappings(given: Optional[Path]) -> Path:
-    candidates = [given] if given else [Path("mappings"), Path(__file__).resolve().parents[2] / "mappings"]
-    for c in candidates:
-        if c is not None and (c / _EXAMPLE).is_file():
+def example_folder() -> Path | None:
+    """The worked example (kb.yaml, kb.sql, kb-changes.jsonl): in an installed wheel it is
+    ``kbgraph/examples/`` (copied from ``mappings/`` at build time); in a checkout, ``mappings/``."""
+    package = Path(__file__).resolve().parents[1]
+    for c in (package / "examples", package.parent / "mappings"):
+        if (c / _EXAMPLE).is_file():
             return c
-    raise KbgraphError(f"cannot find the example ({_EXAMPLE}) in {', '.join(str(c) for c in candidates)}; "
-                       "run the demo from the kbgraph checkout or pass --mappings")
+    return None
+
+
+def _find_mappings(given: Optional[Path]) -> Path:
+    if given is not None:
+        if (given / _EXAMPLE).is_file():
+            return given
+        raise KbgraphError(f"{given} holds no {_EXAMPLE}: --mappings names a folder with the example's "
+                           "mapping files and its change file")
+    found = Path("mappings") if (Path("mappings") / _EXAMPLE).is_file() else example_folder()
+    if found is None:
+        raise KbgraphError(f"cannot find the example ({_EXAMPLE}): this kbgraph was installed without it; "
+                           "reinstall it (pip install kbgraph) or pass --mappings")
+    return found
 
 
 _QUERIES = [
@@ -79,8 +93,10 @@ def demo(
         console.print(f"graph: {target.describe()}")
         if server is not None:
             console.print("look at it: run `kbgraph demo --keep` and open ArcadeDB Studio at "
-                          f"http://127.0.0.1:{server.http_port}/ (user root), or connect any Bolt client to the URI above; "
-                          "for Neo4j Browser, set NEO4J_URI to a Neo4j 5 server and run `kbgraph demo` again.")
+                          f"http://127.0.0.1:{server.http_port}/ (user root, password in {data / 'root-password'}), "
+                          "or connect any Bolt client to the URI above; for Neo4j Browser, set NEO4J_URI to a Neo4j 5 "
+                          "server and run `kbgraph demo` again. For your own data: `kbgraph graph start` runs a "
+                          "graph server in the background on fixed ports.", highlight=False)
             if keep:
                 try:
                     input("server running; press Enter to stop it … ")

@@ -8,10 +8,12 @@ from typing import Any, Optional
 
 import typer
 
+from kbgraph.checkpoint import read_checkpoint
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, settings, target_of
 from kbgraph.errors import KbgraphError
 from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
+from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.server import ConnInfo
 from kbgraph.sources.binlog.tables import MappedTables
 from kbgraph.sources.snapshot import SnapshotSource
@@ -25,6 +27,8 @@ def snapshot(
     chunk: Optional[int] = typer.Option(None, "--chunk", help="rows per primary-key chunk (default 1000)"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="changes per graph transaction"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
+    if_needed: bool = typer.Option(False, "--if-needed", help="do nothing when the pipeline already has a finished "
+                                   "snapshot or a binlog position (for a container that runs it at every start)"),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Load the rows that exist now and record the binlog position `sync --source binlog` continues from.
@@ -36,6 +40,12 @@ def snapshot(
         raise KbgraphError("the snapshot needs mysql_url (--mysql-url or KBGRAPH_MYSQL_URL=mysql://user:pw@host:3306)")
     m = compile_mappings(s.mappings)
     target = target_of(s)
+    if if_needed:
+        with target.driver() as driver:
+            done = _streaming_from(read_checkpoint(driver, target.database, s.pipeline))
+        if done is not None:
+            console.print(f"pipeline {s.pipeline} already streams from {done}; no snapshot needed", highlight=False)
+            return
     tables = MappedTables.from_mapping(m)
     if not tables.pairs:
         raise KbgraphError("the mappings name no table to snapshot")
@@ -65,3 +75,12 @@ def snapshot(
     console.print(f"[green]snapshot done[/]: {source.rows:,} rows read, {stats.counts.changes:,} applied, "
                   f"{rate:,.0f} rows/s; `kbgraph sync --source binlog` continues at {fp['file']}:{fp['pos']}"
                   + (f" (GTID {fp['gtid']})" if fp.get("gtid") else ""), highlight=False)
+
+
+def _streaming_from(checkpoint: dict[str, Any]) -> str | None:
+    """Where the pipeline's binlog stream continues, when its snapshot is done (or it never needed one)."""
+    snap = checkpoint.get("snapshot")
+    position = Position.from_checkpoint(checkpoint)
+    if position is None or (snap and not snap.get("done")):
+        return None
+    return position.describe()

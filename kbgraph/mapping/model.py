@@ -14,10 +14,12 @@ from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Identifiers that become labels, relationship types or property keys. Cypher can escape almost
-# anything with backticks, but a knowledge graph is explored by people in Neo4j Browser: keep
-# names that need no escaping to read, while still escaping every one we emit.
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Identifiers that become labels or relationship types. Every one is emitted escaped (backticks),
+# so any script works (`诗人`, `Città`); a name must start with a letter (of any script) or '_' and
+# hold letters, digits, '_' and inner spaces or '-', '.', ':' — what reads well in Neo4j Browser.
+# Refused: empty names, edge or control whitespace, backticks, and anything else Cypher or a
+# column value's round trip could not carry safely.
+NAME_RE = re.compile(r"^[^\W\d](?:[\w .:-]*\w)?\Z")
 # Property keys may also hold dots (flattened JSON) and non-ASCII letters (e.g. Chinese).
 PROPERTY_RE = re.compile(r"^[^\s`\x00-\x1f][^`\x00-\x1f]*$")
 INTERNAL_PREFIX = "_kb"
@@ -30,7 +32,8 @@ ValueType = Literal[
 def _check_name(value: str, what: str) -> str:
     if not NAME_RE.match(value):
         raise ValueError(
-            f"{what} {value!r} must start with a letter or '_' and hold only letters, digits and '_'"
+            f"{what} {value!r} must start with a letter (of any script) or '_' and hold only letters, digits, "
+            "'_' and inner spaces, '-', '.' or ':'"
         )
     if value.startswith(INTERNAL_PREFIX):
         raise ValueError(f"{what} {value!r}: names starting with {INTERNAL_PREFIX!r} are kbgraph's own")

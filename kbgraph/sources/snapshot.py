@@ -183,8 +183,8 @@ class SnapshotSource:
             try:  # MySQL: a brief global read lock makes the position and the view agree
                 cur.execute("FLUSH TABLES WITH READ LOCK")
             except pymysql.err.MySQLError as exc:
-                raise SourceError(f"a consistent snapshot on MySQL needs the RELOAD privilege "
-                                  f"({mysql_error_line(exc, self.conn.where())})") from None
+                raise SourceError("a consistent snapshot on MySQL takes a brief global read lock: " + mysql_error_line(
+                    exc, self.conn.where(), grant="grant RELOAD ON *.* to this user")) from None
             try:
                 cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
                 file, pos = server.current_position(db)

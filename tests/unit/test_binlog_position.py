@@ -61,6 +61,13 @@ def test_connection_error_lines(code: int, text: str, expect: str) -> None:
     assert expect in line and "\n" not in line
 
 
+def test_a_missing_privilege_says_once_what_to_grant() -> None:
+    denied = pymysql.err.OperationalError(1227, "Access denied; you need (at least one of) the RELOAD privilege(s)")
+    line = mysql_error_line(denied, "u@h:1", grant="grant RELOAD ON *.* to this user")
+    assert line.endswith("(error 1227); grant RELOAD ON *.* to this user")
+    assert line.count("grant") == 1 and "REPLICATION" not in line
+
+
 @pytest.mark.parametrize("code, text, expect", [
     (1236, "Could not find first log file name in binary log index file", "is no longer on"),
     (1236, "Error: connecting slave requested to start from GTID 0-1-99, which is not in the master's binlog",

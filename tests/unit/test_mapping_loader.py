@@ -100,7 +100,8 @@ relations:
     from: {label: Entity, key: {id: a}}
     to: {label: Entity, key: {id: b}}
 """) == [
-        "m.yaml:3: entities[0].label: label '2nd' must start with a letter or '_' and hold only letters, digits and '_'",
+        "m.yaml:3: entities[0].label: label '2nd' must start with a letter (of any script) or '_' and hold only "
+        "letters, digits, '_' and inner spaces, '-', '.' or ':'",
         "m.yaml:4: entities[0].key: at least one key column is needed",
         "m.yaml:5: entities[0].label_from.allow: needs at least 1 item",
         "m.yaml:7: relations[0]: give exactly one of 'type' and 'type_from'",

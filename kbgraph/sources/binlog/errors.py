@@ -12,6 +12,8 @@ from pymysqlreplication.exceptions import BinLogNotEnabled
 from kbgraph.errors import SourceError
 
 LOST_CONNECTION = {2006, 2013, 2055}  # server gone / lost during query / lost at reading
+PRIVILEGE = {1044, 1142, 1143, 1227}  # access denied to a database / table / column / for an operation
+GRANT = "grant REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* to this user"
 RESNAPSHOT = "run `kbgraph snapshot` again to reload the tables and continue from a position the server has"
 
 
@@ -27,16 +29,17 @@ def error_text(exc: BaseException) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
-def mysql_error_line(exc: BaseException, where: str) -> str:
-    """One line describing a connection / query error (no position context)."""
+def mysql_error_line(exc: BaseException, where: str, grant: str = GRANT) -> str:
+    """One line describing a connection / query error (no position context); a missing privilege
+    ends with ``grant``, what to do about it."""
     code = error_code(exc)
     text = error_text(exc)
     if code == 1045:
         return f"MySQL at {where} refused the login: wrong user or password (error 1045)"
     if code == 2003:
         return f"cannot connect to MySQL at {where}: {text} (error 2003); is the server running and the address right?"
-    if code in (1044, 1142, 1143, 1227):
-        return f"MySQL user {where} lacks a privilege: {text} (error {code}); grant REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.*"
+    if code in PRIVILEGE:
+        return f"MySQL user {where} lacks a privilege: {text} (error {code}); {grant}"
     if code is not None:
         return f"MySQL at {where}: {text} (error {code})"
     return f"MySQL at {where}: {text}"
@@ -55,10 +58,10 @@ def stream_error(exc: BaseException, where: str, start: str) -> SourceError:
                 f"the binlog position {start} is no longer on {where} ({text}); {RESNAPSHOT}"
             )
         if "same server" in lowered or "server_id" in lowered or "server-id" in lowered:
-            return SourceError(f"another replica with the same server_id is reading {where} ({text}); give each reader its own server_id (KBGRAPH_SERVER_ID)")
+            return SourceError(f"another replica with the same server_id is reading {where} ({text}); give each reader its own server_id (--server-id or KBGRAPH_SERVER_ID)")
         return SourceError(f"{where} cannot stream from binlog position {start}: {text} (error 1236); {RESNAPSHOT}")
     if code == 1941:
         return SourceError(f"the GTID position {start} is malformed: {text} (error 1941); fix or remove it and {RESNAPSHOT}")
     if code == 4052:
-        return SourceError(f"another replica with the same server_id is reading {where} (error 4052); give each reader its own server_id (KBGRAPH_SERVER_ID)")
+        return SourceError(f"another replica with the same server_id is reading {where} (error 4052); give each reader its own server_id (--server-id or KBGRAPH_SERVER_ID)")
     return SourceError(mysql_error_line(exc, where) + f" while reading the binlog from {start}")

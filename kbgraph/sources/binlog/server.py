@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import pymysql
 
 from kbgraph.errors import SourceError
-from kbgraph.sources.binlog.errors import mysql_error_line
+from kbgraph.sources.binlog.errors import GRANT, PRIVILEGE, error_code, mysql_error_line
 
 REQUIRED_VARIABLES = {
     "log_bin": "ON",
@@ -98,10 +98,9 @@ def check_server(conn: pymysql.connections.Connection, where: str) -> None:
         with conn.cursor() as cur:
             cur.execute("SHOW BINARY LOGS")
     except pymysql.err.MySQLError as exc:
-        raise SourceError(
-            f"{where} may not list its binary logs ({mysql_error_line(exc, where)}); "
-            "grant REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* to this user"
-        ) from None
+        line = mysql_error_line(exc, where)  # a privilege error already says what to grant
+        advice = "" if error_code(exc) in PRIVILEGE else f"; {GRANT}"
+        raise SourceError(f"cannot list the binary logs: {line}{advice}") from None
 
 
 def check_tables_readable(conn: pymysql.connections.Connection, tables: list[tuple[str, str]], where: str) -> None:
