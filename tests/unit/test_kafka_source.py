@@ -207,10 +207,11 @@ def test_rebalance_listener_is_async_only_where_the_client_offers_its_loop() -> 
 def test_per_table_partitions_come_out_in_binlog_order_with_the_key_change_joined() -> None:
     """A relation that uses an entity's new key reaches the consumer first; the merge puts it after the key change."""
     from kbgraph.change import Change
-    from kbgraph.sources.kafka.envelope import Column, EnvelopeWriter, TableInfo
+    from kbgraph.debezium.columns import SqlColumn
+    from kbgraph.debezium.envelope import EnvelopeWriter, TableInfo
 
-    ent = TableInfo("kb", "entity", [Column("id", "int"), Column("name", "varchar")], ["id"])
-    rel = TableInfo("kb", "relation", [Column("id", "int"), Column("src_id", "int")], ["id"])
+    ent = TableInfo("kb", "entity", [SqlColumn("id", "int"), SqlColumn("name", "varchar")], ["id"])
+    rel = TableInfo("kb", "relation", [SqlColumn("id", "int"), SqlColumn("src_id", "int")], ["id"])
     w = EnvelopeWriter()
 
     def at(pos: int) -> dict:
