@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=5000)
     ap.add_argument("--steps", type=int, default=40, help="workload steps per case")
     ap.add_argument("--first-seed", type=int, default=1000, help="seeds [first, first + cases); CI runs 0-199")
+    ap.add_argument("--batch-one-every", type=int, default=1,
+                    help="also stream every Nth case at batch size 1 (the slowest run; 1 = every case)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kbgraph-soak-"))
     server = start_graph_server(tmp / "graph")
@@ -46,7 +48,7 @@ def main() -> None:
             db = build(seed, steps, label_switch=not server.is_stand_in)
             reached.update(db.stats)
             reached["changes"] += len(db.changes)
-            problem = check_case(seed, steps, driver, server, tmp)
+            problem = check_case(seed, steps, driver, server, tmp, batch_one=seed % args.batch_one_every == 0)
             if problem is not None:
                 small = shrink(steps, lambda s: check_case(seed, s, driver, server, tmp) is not None)
                 why = check_case(seed, small, driver, server, tmp)
