@@ -23,6 +23,7 @@ from kbgraph.mapping import compile_mappings
 from kbgraph.mapping.rules import Mapping
 from kbgraph.pipeline import Pipeline, RunStats
 from kbgraph.settings import Settings
+from kbgraph.sink.breaker import Breaker
 from kbgraph.sources import StandaloneContext
 from kbgraph.sources.registry import SOURCES, build_source
 
@@ -138,8 +139,10 @@ def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = Fal
     """Build the source, run the pipeline until the source ends or SIGINT/SIGTERM, report."""
     target = target_of(s)
     source = build_source(source_name, s, m)
+    breaker = Breaker(s.breaker_consecutive, s.breaker_ratio, s.breaker_window)
     pipeline = Pipeline(m, target, name=s.pipeline, batch_size=s.batch_size, flush_ms=s.flush_ms,
-                        queue_size=s.queue_size, on_error=s.on_error)
+                        queue_size=s.queue_size, on_error=s.on_error, outage_max_s=s.outage_max_s,
+                        outage_cap_s=s.outage_cap_s, breaker=breaker)
     reporter = None if quiet else ProgressReporter(console)
     hooks = [h for h in (reporter,) if h is not None]
     if metrics_port:
