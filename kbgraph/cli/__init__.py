@@ -11,7 +11,7 @@ from kbgraph.errors import KbgraphError, StopAtCheckpoint
 from kbgraph.outage import StoppedWaiting
 
 # command modules register themselves on ``app``; optional ones may be absent in a partial install
-for _module in ("core", "demo", "verify", "snapshot", "publish"):
+for _module in ("core", "demo", "verify", "snapshot", "publish", "dlq"):
     try:
         importlib.import_module(f"kbgraph.cli.{_module}")
     except ModuleNotFoundError as e:

@@ -79,6 +79,7 @@ class GraphWriter:
         dead_letter_hook: Callable[[Change, str], Any] | None = None,
         patience: Patience | None = None,
         breaker: Breaker | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         self.driver = driver
         self.database = database
@@ -90,7 +91,9 @@ class GraphWriter:
         self.counts = Counts()
         self.position: dict[str, Any] = {}  # merged position of everything committed by this writer
         self._hooked: set[int] = set()  # changes already handed to the dead-letter hook (halving retries)
-        self._cp = cypher.checkpoint_write()
+        # run with each batch ($pipeline, $position, $count); `kbgraph dlq replay` deletes the replayed
+        # dead letters there instead of moving a checkpoint
+        self._cp = checkpoint or cypher.checkpoint_write()
         self._dl = cypher.dead_letter_write()
 
     # -- public --------------------------------------------------------------------------------
