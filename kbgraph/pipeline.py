@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from neo4j.exceptions import DriverError, TransientError
-
 from kbgraph.checkpoint import read_checkpoint
 from kbgraph.errors import ChangeError, KbgraphError
 from kbgraph.graph.schema import require_schema
@@ -25,7 +23,7 @@ from kbgraph.mapping.rules import Mapping
 from kbgraph.outage import Outage, Patience
 from kbgraph.sink.breaker import Breaker
 from kbgraph.sink.target import GraphTarget
-from kbgraph.sink.writer import Counts, GraphUnavailable, GraphWriter, Item
+from kbgraph.sink.writer import UNREACHABLE, Counts, GraphUnavailable, GraphWriter, Item
 from kbgraph.sources import Source
 
 log = logging.getLogger(__name__)
@@ -96,7 +94,7 @@ class Pipeline:
         progress: Callable[[RunStats], None] | None = None,
         check_schema: bool = True,
         outage_max_s: float | None = None,
-        outage_cap_s: float = 30.0,
+        outage_cap_s: float = 10.0,
         breaker: Breaker | None = None,
     ) -> None:
         if on_error not in ("dead_letter", "stop"):
@@ -261,5 +259,4 @@ class _WriterGone(Exception):
     pass
 
 
-# what "the graph is unreachable" looks like before the writer wraps it (start-up reads)
-_UNREACHABLE = (GraphUnavailable, DriverError, OSError, TransientError)
+_UNREACHABLE = (GraphUnavailable, *UNREACHABLE)  # at start-up (schema check, checkpoint read) too

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import neo4j
 import orjson
-from neo4j.exceptions import DriverError, Neo4jError, TransientError
+from neo4j.exceptions import ConnectionPoolError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import TransientError
 
 from kbgraph.change import Change
 from kbgraph.checkpoint import encode_position, read_checkpoint
@@ -54,6 +55,10 @@ class Counts:
 
 class GraphUnavailable(KbgraphError):
     """The graph cannot be reached even after the driver's retries: stop, checkpoint intact."""
+
+
+# what the driver raises once its own retries (ServiceUnavailable, SessionExpired, TransientError) are spent
+UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError, TransientError, OSError)
 
 
 def _dead_letter_row(change: Change, reason: str) -> dict[str, Any]:
@@ -133,10 +138,13 @@ class GraphWriter:
                 if failed and self._already_committed(items):
                     return
                 self._commit(items)
-            except (DriverError, OSError, TransientError) as e:
+            except UNREACHABLE as e:
                 failed = True
                 raise GraphUnavailable(f"the graph is unreachable ({type(e).__name__}: {e}); "
                                        "the checkpoint is at the last committed batch") from None
+            except DriverError as e:  # not an outage: waiting would not help
+                raise KbgraphError(f"the graph driver failed ({type(e).__name__}: {e}); "
+                                   "the checkpoint is at the last committed batch") from None
 
         if self.patience is None:
             attempt()

@@ -147,3 +147,27 @@ def test_a_high_share_of_dead_letters_trips_once_the_window_is_full():
 def test_off_means_off():
     b = Breaker(consecutive=0, ratio=0)
     assert b.trips_at([item(i, True) for i in range(100)]) is None
+
+
+def test_the_progress_line_and_the_metrics_show_the_wait():
+    from prometheus_client import generate_latest
+
+    from kbgraph.cli.progress import line
+    from kbgraph.metrics import Metrics
+    from kbgraph.outage import Outage
+    from kbgraph.pipeline import RunStats
+    from kbgraph.sink.writer import Counts
+
+    stats = RunStats(Counts(changes=5), {"seq": 5}, 1.0)
+    stats.outage, stats.outages = Outage("the graph at bolt://x", since=0, started=0, attempts=3), 1
+    assert line(stats).startswith("[yellow]waiting for the graph at bolt://x since ")
+    m = Metrics("p")
+    m(stats)
+    text = generate_latest(m.registry).decode()
+    assert 'kbgraph_outages_total{pipeline="p"} 1.0' in text
+    assert 'kbgraph_outage_seconds{pipeline="p"} 0.0' not in text
+    stats.outage = None
+    m(stats)
+    text = generate_latest(m.registry).decode()
+    assert 'kbgraph_outage_seconds{pipeline="p"} 0.0' in text and 'kbgraph_outages_total{pipeline="p"} 1.0' in text
+    assert "waiting" not in line(stats)
