@@ -27,6 +27,7 @@ from kbgraph.embedded import EmbeddedGraph, _free_port  # noqa: E402
 from kbgraph.expected import expected_graph  # noqa: E402
 from kbgraph.graph.schema import apply_schema  # noqa: E402
 from kbgraph.mapping import compile_mappings  # noqa: E402
+from kbgraph.outage import OncePer  # noqa: E402
 from kbgraph.pipeline import Pipeline, RunStats  # noqa: E402
 from kbgraph.sink.target import GraphTarget  # noqa: E402
 from kbgraph.sources.memory import ListSource, rows_as_inserts  # noqa: E402
@@ -40,6 +41,7 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=1500)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("neo4j.session").addFilter(OncePer("Transaction failed and will be retried"))  # as `sync` does
     mapping = compile_mappings([ROOT / "tests" / "kb_mapping.yaml"])
     work = Workload(3, label_switch=False)
     changes = work.run(args.changes)

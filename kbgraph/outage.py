@@ -47,7 +47,28 @@ class Outage:
 
     def describe(self, now: float | None = None) -> str:
         at = time.strftime("%H:%M:%S", time.localtime(self.since))
-        return f"waiting for {self.what} since {at} ({self.waited(now):.0f} s, {self.attempts} attempts)"
+        return f"waiting for {self.what} since {at} ({self.waited(now):.0f} s, {self.attempts} attempt(s))"
+
+
+class OncePer(logging.Filter):
+    """Lets a log record through at most once per ``seconds`` per message start (the driver logs
+    each of its own retries; while kbgraph waits out an outage, one line a minute says enough)."""
+
+    def __init__(self, prefix: str, seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.prefix, self.seconds, self.clock = prefix, seconds, clock
+        self._last = -float("inf")
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(self.prefix):
+            return True
+        now = self.clock()
+        if now - self._last < self.seconds:
+            self.dropped += 1
+            return False
+        self._last = now
+        return True
 
 
 class Patience:
@@ -106,7 +127,7 @@ class Patience:
                                f"the outage limit of {self.max_wait_s:g} s (KBGRAPH_OUTAGE_MAX_S); last error: "
                                f"{outage.error}; the checkpoint is at the last committed batch") from None
         if self.current is not None:
-            log.warning("%s is back after %.0f s (%d attempts); carrying on from the checkpoint",
+            log.warning("%s is back after %.0f s (%d attempt(s)); carrying on from the checkpoint",
                         self.what, self.current.waited(self.clock()), self.current.attempts)
             self._end()
         return result
@@ -128,7 +149,9 @@ class Patience:
             self.current = Outage(self.what, time.time(), now)
             self.outages += 1
         self.current.attempts += 1
-        self.current.error = f"{type(error).__name__}: {error}"[:300]
+        if isinstance(error, KbgraphError) and error.__context__ is not None:
+            error = error.__context__  # the driver's own error, not our wrapper's sentence around it
+        self.current.error = " ".join(f"{type(error).__name__}: {error}".split())[:300]
         return self.current
 
     def _failed(self, state: RetryCallState) -> None:

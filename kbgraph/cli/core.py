@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 from pathlib import Path
 from typing import Any, Optional
@@ -21,6 +22,7 @@ from kbgraph.graph.batch import plan_groups
 from kbgraph.graph.cypher import DEAD_LETTER_LABEL
 from kbgraph.mapping import compile_mappings
 from kbgraph.mapping.rules import Mapping
+from kbgraph.outage import OncePer
 from kbgraph.pipeline import Pipeline, RunStats
 from kbgraph.settings import Settings
 from kbgraph.sink.breaker import Breaker
@@ -158,9 +160,13 @@ def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = Fal
         pipeline.stop()
 
     old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    retries = OncePer("Transaction failed and will be retried")  # the driver logs every retry of its own
+    driver_log = logging.getLogger("neo4j.session")
+    driver_log.addFilter(retries)
     try:
         stats = pipeline.run(source)
     finally:
+        driver_log.removeFilter(retries)
         if reporter:
             reporter.close()
         for sig, handler in old.items():

@@ -171,3 +171,20 @@ def test_the_progress_line_and_the_metrics_show_the_wait():
     text = generate_latest(m.registry).decode()
     assert 'kbgraph_outage_seconds{pipeline="p"} 0.0' in text and 'kbgraph_outages_total{pipeline="p"} 1.0' in text
     assert "waiting" not in line(stats)
+
+
+def test_the_drivers_retry_lines_pass_once_a_minute():
+    from kbgraph.outage import OncePer
+
+    clock = FakeClock()
+    f = OncePer("Transaction failed and will be retried", 60, clock=clock)
+
+    def rec(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("neo4j.session", logging.WARNING, __file__, 1, msg, (), None)
+
+    passed = []
+    for _ in range(10):  # ten retries 10 s apart
+        passed.append(f.filter(rec("Transaction failed and will be retried in %ss (%s)")))
+        clock.t += 10
+    assert passed == [True] + [False] * 5 + [True] + [False] * 3
+    assert f.filter(rec("something else")) and f.dropped == 8
