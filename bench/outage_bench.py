@@ -54,16 +54,17 @@ def main() -> None:
                 apply_schema(d, g.database, mapping)
             reached, down = threading.Event(), threading.Event()
             healed: list[float] = []
-            seen_outage = threading.Event()
+
+            at_stop: list[int] = []
 
             def hook(stats: RunStats) -> None:
-                if stats.outage is not None:
-                    seen_outage.set()
-                elif seen_outage.is_set() and not healed and stats.counts.transactions:
+                # the first commit after the stop (the driver's own retries may absorb a short outage)
+                if at_stop and not healed and stats.counts.transactions > at_stop[0]:
                     healed.append(time.monotonic())
                 if not reached.is_set() and stats.counts.changes >= args.changes // 3:
                     reached.set()
                     down.wait(600)
+                    at_stop.append(stats.counts.transactions)
 
             target = GraphTarget(g.uri, g.user, g.password, g.database)
             p = Pipeline(mapping, target, name="bench", batch_size=100, progress=hook)
@@ -82,7 +83,8 @@ def main() -> None:
             with neo4j.GraphDatabase.driver(g.uri, auth=(g.user, g.password)) as d:
                 right = dump_graph(d, g.database) == expected_graph(mapping, rows_as_inserts(work.final_rows())).dump()
             print(f"server down {up - stopped:.1f} s (incl. restart); first commit {healed[0] - up:.1f} s after it "
-                  f"answered again; {stats.counts.changes} changes, {stats.outages} outage(s), graph right: {right}")
+                  f"answered again; {stats.counts.changes} changes, {stats.outages} outage(s) waited out by kbgraph "
+                  f"(beyond the driver's retries), graph right: {right}")
         finally:
             g.stop()
 
