@@ -137,7 +137,7 @@ class Patience:
         assert self.current is not None
         text = self.current.describe(self.clock())
         self._end()
-        return StoppedWaiting(f"stopped while {text}; the checkpoint is at the last committed batch, "
+        return StoppedWaiting(f"asked to stop while {text}; the checkpoint is at the last committed batch, "
                               "where the next run resumes")
 
     def _sleep(self, seconds: float) -> None:

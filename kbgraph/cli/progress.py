@@ -42,7 +42,7 @@ class ProgressReporter:
         now = time.monotonic()
         if now - self._last >= self.every:
             self._last = now
-            self.console.print(line(stats), highlight=False)
+            self.console.print(line(stats), highlight=False, soft_wrap=True)  # one line per report in a log
 
     def close(self) -> None:
         if self._status:

@@ -145,11 +145,27 @@ class GraphWriter:
             except DriverError as e:  # not an outage: waiting would not help
                 raise KbgraphError(f"the graph driver failed ({type(e).__name__}: {e}); "
                                    "the checkpoint is at the last committed batch") from None
+            except Neo4jError as e:
+                if self._healthy():
+                    raise  # about this batch: write() isolates the change that fails
+                # a server going down or coming up can refuse work with any code: never a dead letter
+                failed = True
+                raise GraphUnavailable(f"the graph is not answering ({e.code}: {e.message}); "
+                                       "the checkpoint is at the last committed batch") from None
 
         if self.patience is None:
             attempt()
         else:
             self.patience.call(attempt, (GraphUnavailable,))
+
+    def _healthy(self) -> bool:
+        """Whether the graph answers a trivial query: a batch failing while it does not is not to blame."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.run("RETURN 1").consume()
+            return True
+        except (Neo4jError, DriverError, OSError):
+            return False
 
     def _already_committed(self, items: list[Item]) -> bool:
         batch: dict[str, Any] = {}

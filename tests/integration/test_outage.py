@@ -3,6 +3,11 @@ port and data; the sync waits by itself and carries on from its checkpoint, noth
 
 from __future__ import annotations
 
+import json
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,7 +18,6 @@ from kbgraph.checkpoint import read_checkpoint
 from kbgraph.expected import expected_graph
 from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
-from kbgraph.outage import StoppedWaiting
 from kbgraph.pipeline import Pipeline, RunStats
 from kbgraph.sink.target import GraphTarget
 from kbgraph.sources.memory import ListSource, rows_as_inserts
@@ -23,7 +27,8 @@ from tests.support.outage import RestartableGraph
 from tests.workload import Workload
 
 pytestmark = pytest.mark.integration
-MAPPING = Path(__file__).parents[1] / "kb_mapping.yaml"
+ROOT = Path(__file__).parents[2]
+MAPPING = ROOT / "tests" / "kb_mapping.yaml"
 DEADLINE = 90.0
 
 
@@ -112,43 +117,67 @@ def test_sync_waits_for_the_graph_and_carries_on(server, mapping):
     assert streamed == expected, streamed.diff(expected)
 
 
-def test_stop_while_waiting_ends_at_the_checkpoint(server, mapping):
-    work = Workload(8, label_switch=not graph_is_stand_in())
-    changes = work.run(100)
-    target = _prepare(server, mapping)
-    hook = Outage(after=40)
-    pipeline = Pipeline(mapping, target, name="outage-stop", batch_size=20, outage_cap_s=1.0, progress=hook)
-    result: dict[str, object] = {}
+def test_sigterm_while_waiting_exits_0_at_the_checkpoint(server, mapping, tmp_path):
+    """The command line: the wait is logged once (not per retry), SIGTERM ends it at once with exit 0,
+    and the next run resumes at the checkpoint."""
+    rows = [{"id": i, "type": "Person", "name": f"n{i}", "born_on": None, "meta": None, "score": None,
+             "deleted": 0, "parent_id": None} for i in range(1, 2001)]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("".join(json.dumps({"schema": "kb", "table": "entity", "op": "insert", "after": r}) + "\n"
+                            for r in rows))
+    _prepare(server, mapping)
+    env = {"PATH": "/usr/bin:/bin", "NEO4J_URI": server.uri, "NEO4J_USERNAME": server.user,
+           "NEO4J_PASSWORD": server.password, "NEO4J_DATABASE": server.database, "KBGRAPH_PIPELINE": "sigterm",
+           "KBGRAPH_BATCH_SIZE": "5", "KBGRAPH_GRAPH_RETRY_S": "1", "KBGRAPH_OUTAGE_CAP_S": "1"}
+    sync = [sys.executable, "-m", "kbgraph", "sync", "--changes", str(feed), "--mappings", str(MAPPING)]
+    log = tmp_path / "stderr.txt"
 
-    def run() -> None:
-        try:
-            pipeline.run(ListSource(changes))
-        except StoppedWaiting as e:
-            result["stopped"] = e
+    def checkpoint_line() -> int:
+        with server.driver() as d:
+            return read_checkpoint(d, server.database, "sigterm").get("line", 0)
 
-    runner = threading.Thread(target=run, daemon=True)
-    runner.start()
+    out = tmp_path / "stdout.txt"
+
+    def attempts_shown() -> int:  # the progress line (every 5 s off a terminal) shows the wait
+        found = re.findall(r"waiting for the graph at bolt://\S+ since \S+ \(\d+ s,\s+(\d+)\s+attempt", out.read_text())
+        return int(found[-1]) if found else 0
+
+    with log.open("w") as err, out.open("w") as stdout:
+        proc = subprocess.Popen(sync, env=env, cwd=ROOT, stdout=stdout, stderr=err)
     try:
-        _wait(hook.reached, "the first commits")
+        _until(lambda: checkpoint_line() > 0, "the first commits")
         server.stop()
-        hook.down.set()
-        _wait(hook.waiting, "the sync to notice the outage and wait")
-        pipeline.stop()  # what SIGTERM / SIGINT do
-        runner.join(DEADLINE)
-        assert not runner.is_alive(), "the sync did not stop while waiting"
+        _until(lambda: attempts_shown() >= 3, "the sync to try three times and show it")
+        proc.send_signal(signal.SIGTERM)  # what systemd does
+        assert proc.wait(DEADLINE) == 0
     finally:
-        pipeline.stop()
-        hook.down.set()
-        runner.join(DEADLINE)
+        if proc.poll() is None:
+            proc.kill()
         server.start()
-    assert "stopped while waiting for the graph" in str(result.get("stopped"))
+    text = log.read_text()
+    assert "stopped: asked to stop while waiting for the graph at bolt://" in text, text
+    assert text.count("is unreachable") == 1 and "Traceback" not in text and server.password not in text
+    # the driver logs each of its own retries: at least one per attempt, let through once a minute
+    assert text.count("Transaction failed and will be retried") <= 1 + _minutes(text)
+    at = checkpoint_line()
+    assert 0 < at < len(rows)
+    again = subprocess.run(sync, env={**env, "KBGRAPH_BATCH_SIZE": "500"}, cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE * 2)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(rows) - at:,} changes" in again.stdout
     with server.driver() as d:
-        at = read_checkpoint(d, server.database, "outage-stop")["seq"]
-    assert 40 <= at < len(changes)
-    # the next run resumes there and the graph is right
-    rest = Pipeline(mapping, target, name="outage-stop", batch_size=20).run(ListSource(changes))
-    assert rest.counts.changes == len(changes) - at
-    with server.driver() as d:
+        assert checkpoint_line() == len(rows)
         streamed = dump_graph(d, server.database)
-    expected = expected_graph(mapping, rows_as_inserts(work.final_rows())).dump()
+    expected = expected_graph(mapping, rows_as_inserts({("kb", "entity"): rows})).dump()
     assert streamed == expected, streamed.diff(expected)
+
+
+def _minutes(text: str) -> int:
+    """Whole minutes the sync waited, by its own log (a "still waiting" line per minute)."""
+    return text.count("still waiting for the graph")
+
+
+def _until(condition, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)

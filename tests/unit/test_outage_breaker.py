@@ -96,7 +96,7 @@ def test_stopping_ends_the_wait_at_once():
     p = Patience("the graph", stopping=stopping, first_s=3600, cap_s=3600)  # would sleep an hour
     fn, calls = flaky(10**9)
     threading.Timer(0.1, stopping.set).start()
-    with pytest.raises(StoppedWaiting, match="stopped while waiting for the graph since"):
+    with pytest.raises(StoppedWaiting, match="asked to stop while waiting for the graph since"):
         p.call(fn, (Down,))
     assert calls["n"] == 1
 
