@@ -117,9 +117,10 @@ def test_sync_waits_for_the_graph_and_carries_on(server, mapping):
     assert streamed == expected, streamed.diff(expected)
 
 
-def test_sigterm_while_waiting_exits_0_at_the_checkpoint(server, mapping, tmp_path):
-    """The command line: the wait is logged once (not per retry), SIGTERM ends it at once with exit 0,
-    and the next run resumes at the checkpoint."""
+def test_sigterm_while_waiting_exits_0_and_a_sync_started_during_the_outage_waits(server, mapping, tmp_path):
+    """The command line: the wait is logged once (not per retry) and shown in the progress line,
+    SIGTERM ends it at once with exit 0; a sync started while the graph is still down waits for it,
+    then resumes at the checkpoint; nothing lost, nothing doubled, no dead letters."""
     rows = [{"id": i, "type": "Person", "name": f"n{i}", "born_on": None, "meta": None, "score": None,
              "deleted": 0, "parent_id": None} for i in range(1, 2001)]
     feed = tmp_path / "feed.jsonl"
@@ -150,20 +151,28 @@ def test_sigterm_while_waiting_exits_0_at_the_checkpoint(server, mapping, tmp_pa
         _until(lambda: attempts_shown() >= 3, "the sync to try three times and show it")
         proc.send_signal(signal.SIGTERM)  # what systemd does
         assert proc.wait(DEADLINE) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        text = log.read_text()
+        assert "stopped: asked to stop while waiting for the graph at bolt://" in text, text
+        assert text.count("is unreachable") == 1 and "Traceback" not in text and server.password not in text
+        # the driver logs each of its own retries: at least one per attempt, let through once a minute
+        assert text.count("Transaction failed and will be retried") <= 1 + _minutes(text)
+
+        # a sync started while the graph is still down waits for it too, then resumes at the checkpoint
+        log2, out2 = tmp_path / "stderr2.txt", tmp_path / "stdout2.txt"
+        with log2.open("w") as err, out2.open("w") as stdout:
+            proc2 = subprocess.Popen(sync, env={**env, "KBGRAPH_BATCH_SIZE": "500"}, cwd=ROOT, stdout=stdout, stderr=err)
+        _until(lambda: "is unreachable" in log2.read_text(), "the second sync to wait for the graph")
         server.start()
-    text = log.read_text()
-    assert "stopped: asked to stop while waiting for the graph at bolt://" in text, text
-    assert text.count("is unreachable") == 1 and "Traceback" not in text and server.password not in text
-    # the driver logs each of its own retries: at least one per attempt, let through once a minute
-    assert text.count("Transaction failed and will be retried") <= 1 + _minutes(text)
-    at = checkpoint_line()
-    assert 0 < at < len(rows)
-    again = subprocess.run(sync, env={**env, "KBGRAPH_BATCH_SIZE": "500"}, cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE * 2)
-    assert again.returncode == 0, again.stderr
-    assert f"{len(rows) - at:,} changes" in again.stdout
+        assert proc2.wait(DEADLINE) == 0, log2.read_text()
+    finally:
+        for p in (proc, locals().get("proc2")):
+            if p is not None and p.poll() is None:
+                p.kill()
+        server.start()
+    assert "is back after" in log2.read_text()
+    resumed = re.search(r"done: ([\d,]+) changes", out2.read_text())
+    assert resumed, out2.read_text()
+    assert 0 < int(resumed.group(1).replace(",", "")) < len(rows)  # the rest, after the first run's checkpoint
     with server.driver() as d:
         assert checkpoint_line() == len(rows)
         dead = d.execute_query("MATCH (x:KbDeadLetter) RETURN count(x) AS n", database_=server.database).records
