@@ -192,3 +192,23 @@ def _until(condition, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def test_a_batch_whose_commit_answer_was_lost_is_not_written_again(server, mapping):
+    """After a failed attempt the writer asks the checkpoint whether the batch had committed after all."""
+    from kbgraph.change import Change
+    from kbgraph.sink.writer import GraphWriter, Item
+
+    _prepare(server, mapping)
+    rows = [Change("entity", "insert", None, {"id": i, "type": "Person", "name": f"n{i}", "deleted": 0},
+                   position={"seq": i}, schema="kb") for i in range(1, 7)]
+    items = [Item(c, mapping.translate(c)) for c in rows]
+    with server.driver() as d:
+        first = GraphWriter(d, server.database, "lost")
+        first.write(items[:3])  # committed; suppose its answer never reached the writer
+        again = GraphWriter(d, server.database, "lost")  # knows only what came before the batch
+        assert again._already_committed(items[:3])
+        assert again.position == {"seq": 3} and again.counts.changes == 3 and again.counts.transactions == 1
+        assert not again._already_committed(items[3:])  # this one did not commit: it is written
+        again.write(items[3:])
+        assert read_checkpoint(d, server.database, "lost") == {"seq": 6}
