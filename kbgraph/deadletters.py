@@ -15,7 +15,7 @@ such differences.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,15 +119,30 @@ def _filter(reason: str | None, table: str | None, ids: Iterable[str] | None) ->
     return " AND ".join(where), params
 
 
-def load(driver: neo4j.Driver, database: str, pipeline: str, *, reason: str | None = None,
-         table: str | None = None, ids: Iterable[str] | None = None, limit: int | None = None) -> list[DeadLetter]:
-    """The pipeline's dead letters matching the filters, oldest first."""
+def stream(driver: neo4j.Driver, database: str, pipeline: str, *, reason: str | None = None,
+           table: str | None = None, ids: Iterable[str] | None = None, limit: int | None = None) -> Iterator[DeadLetter]:
+    """The pipeline's dead letters matching the filters, oldest first, read as they come (a store of
+    hundreds of thousands is never held in memory at once)."""
     cond, params = _filter(reason, table, ids)
     query = (f"MATCH (d:{_LABEL}) WHERE {cond} RETURN elementId(d) AS id, properties(d) AS props "
              "ORDER BY d.at, id" + (" LIMIT $limit" if limit else ""))
-    records, _, _ = driver.execute_query(query, pipeline=pipeline, limit=limit, **params, database_=database,
-                                         routing_=neo4j.RoutingControl.READ)
-    return [_decode(dict(r["props"]), r["id"]) for r in records]
+    with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
+        for r in session.run(query, pipeline=pipeline, limit=limit, **params):
+            yield _decode(dict(r["props"]), r["id"])
+
+
+def load(driver: neo4j.Driver, database: str, pipeline: str, **filters: Any) -> list[DeadLetter]:
+    return list(stream(driver, database, pipeline, **filters))
+
+
+def ids(driver: neo4j.Driver, database: str, pipeline: str, *, reason: str | None = None,
+        table: str | None = None, only: Iterable[str] | None = None) -> list[str]:
+    """Ids of the matching dead letters, oldest first."""
+    cond, params = _filter(reason, table, only)
+    records, _, _ = driver.execute_query(
+        f"MATCH (d:{_LABEL}) WHERE {cond} RETURN elementId(d) AS id ORDER BY d.at, id",
+        pipeline=pipeline, **params, database_=database, routing_=neo4j.RoutingControl.READ)
+    return [r["id"] for r in records]
 
 
 @dataclass
@@ -171,18 +186,18 @@ class ReplayResult:
     reasons: Counter[str] = field(default_factory=Counter)
 
 
-def replay(driver: neo4j.Driver, database: str, pipeline: str, mapping: Mapping, letters: list[DeadLetter],
+def replay(driver: neo4j.Driver, database: str, pipeline: str, mapping: Mapping, which: list[str],
            batch_size: int = 500) -> ReplayResult:
-    """Apply ``letters`` again through the writer, oldest first; see the module doc."""
+    """Apply the dead letters ``which`` (ids, oldest first) again through the writer; see the module doc."""
     result = ReplayResult()
 
     def failed_again(change: Change, reason: str) -> None:
         result.reasons[reason_group(reason, change)] += 1
 
     writer = GraphWriter(driver, database, pipeline, "dead_letter", failed_again, checkpoint=_DELETE_REPLAYED)
-    for i in range(0, len(letters), batch_size):
+    for i in range(0, len(which), batch_size):
         items = []
-        for d in letters[i:i + batch_size]:
+        for d in load(driver, database, pipeline, ids=which[i:i + batch_size]):
             change = d.change()
             change.position[_REPLAY_KEY + d.id] = 0
             try:

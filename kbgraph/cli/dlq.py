@@ -40,16 +40,16 @@ def dlq_list(pipeline: Optional[str] = PipelineOpt, table: Optional[str] = Table
     s = settings(config, pipeline=pipeline)
     target = target_of(s)
     with target.driver() as driver:
-        letters = dl.load(driver, target.database, s.pipeline, reason=reason, table=table)
-    if not letters:
+        groups = dl.groups(dl.stream(driver, target.database, s.pipeline, reason=reason, table=table))
+    if not groups:
         console.print(f"pipeline [bold]{s.pipeline}[/]: no dead letters")
         return
-    for g in dl.groups(letters):
+    for g in groups:
         tables = ", ".join(f"{name} ({n:,})" for name, n in g.tables.most_common())
         console.print(f"{g.count:,} × {g.reason}", highlight=False, markup=False, soft_wrap=True)
         console.print(f"    tables {tables}; first at {_json(g.first.position)}, last at {_json(g.last.position)}",
                       highlight=False, markup=False, soft_wrap=True)
-    console.print(f"pipeline [bold]{s.pipeline}[/]: {len(letters):,} dead letters; "
+    console.print(f"pipeline [bold]{s.pipeline}[/]: {sum(g.count for g in groups):,} dead letters; "
                   "`kbgraph dlq show` for each, `kbgraph dlq replay` once fixed")
 
 
@@ -85,8 +85,8 @@ def dlq_replay(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = Pipe
     target = target_of(s)
     m = compile_mappings(mappings or s.mappings)
     with target.driver() as driver:
-        letters = dl.load(driver, target.database, s.pipeline, reason=reason, table=table, ids=ids)
-        result = dl.replay(driver, target.database, s.pipeline, m, letters, batch_size=s.batch_size)
+        which = dl.ids(driver, target.database, s.pipeline, reason=reason, table=table, only=ids)
+        result = dl.replay(driver, target.database, s.pipeline, m, which, batch_size=s.batch_size)
     console.print(f"replayed {result.replayed:,}: [green]{result.applied:,} applied[/] and removed from the "
                   f"dead letters, {result.still_failing:,} still fail", highlight=False)
     for text, n in result.reasons.most_common(5):
@@ -107,7 +107,7 @@ def dlq_purge(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = Pipel
     s = settings(config, pipeline=pipeline)
     target = target_of(s)
     with target.driver() as driver:
-        n = len(dl.load(driver, target.database, s.pipeline, reason=reason, table=table, ids=ids))
+        n = len(dl.ids(driver, target.database, s.pipeline, reason=reason, table=table, only=ids))
         if n and not yes and not typer.confirm(f"delete {n:,} dead letters of pipeline {s.pipeline!r} for good?"):
             raise typer.Exit(1)
         done = dl.purge(driver, target.database, s.pipeline, reason=reason, table=table, ids=ids) if n else 0
