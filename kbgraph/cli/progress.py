@@ -18,7 +18,7 @@ def _short(position: dict[str, Any], width: int = 70) -> str:
 def line(stats: RunStats) -> str:
     c = stats.counts
     lag = f", lag {stats.lag_ms / 1000:.1f} s" if stats.lag_ms is not None else ""
-    dead = f", [red]{c.dead_letters} dead letters[/]" if c.dead_letters else ""
+    dead = f", [red]{c.dead_letters:,} dead letters[/]" if c.dead_letters else ""
     waiting = f"[yellow]{stats.outage.describe()}[/] — " if stats.outage is not None else ""
     return (f"{waiting}{c.changes:,} changes in {c.transactions:,} transactions, {stats.rate:,.0f}/s{lag}{dead}"
             f" — at {_short(stats.position)}")

@@ -26,13 +26,18 @@ if TYPE_CHECKING:
     from kbgraph.sink.writer import Item
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_POSITION = re.compile(r" at \{[^{}]*\}(?=: )")
+_QUOTED = re.compile(r"('[^']*'|\"[^\"]*\")")
 
 
 def reason_group(reason: str, change: Change | None = None) -> str:
-    """A reason without what differs from change to change (its position, numbers), for grouping."""
+    """A reason without what differs from change to change (its position, numbers outside quotes:
+    a quoted where-expression or name stays as written), for grouping."""
     if change is not None:
         reason = reason.replace(f" at {change.position}", "")
-    return _NUMBER.sub("N", reason)
+    reason = _POSITION.sub("", reason)  # one that came back from JSON a little different (tuples → lists)
+    parts = _QUOTED.split(reason)  # odd indexes are quoted
+    return "".join(p if i % 2 else _NUMBER.sub("N", p) for i, p in enumerate(parts))
 
 
 class CircuitOpen(StopAtCheckpoint):

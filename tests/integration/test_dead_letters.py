@@ -65,7 +65,7 @@ def test_a_systematic_error_trips_the_breaker_at_the_checkpoint(target, graph, g
         Pipeline(mapping, target, name="breaker", batch_size=30, breaker=Breaker(consecutive=25)).run(JsonlSource(feed))
     text = str(caught.value)
     assert "more than 25 consecutive changes went to the dead letters" in text
-    assert "most common reason (26 of 26): insert on kb.entity: where 'deleted = N': the row has no column 'deleted'" in text
+    assert "most common reason (26 of 26): insert on kb.entity: where 'deleted = 0': the row has no column 'deleted'" in text
     # the 25 dead letters are committed with the checkpoint after them; the 26th is not
     assert read_checkpoint(graph, target.database, "breaker")["line"] == 45
     assert dead_letters(graph, target.database, "breaker") == 25
