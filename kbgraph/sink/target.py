@@ -15,7 +15,7 @@ class GraphTarget:
     user: str
     password: str = field(repr=False)  # never printed
     database: str = "neo4j"
-    retry_s: float = 30.0  # the driver's own retry window per transaction (transient errors, blips)
+    retry_s: float = 5.0  # the driver's own retry window per transaction (blips); a pipeline then waits on its own
 
     def driver(self) -> neo4j.Driver:
         try:
