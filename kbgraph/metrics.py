@@ -23,7 +23,12 @@ class Metrics:
                          ["pipeline"], registry=r).labels(**labels)
         self.rate = Gauge("kbgraph_changes_per_second", "changes per second since the run started", ["pipeline"],
                           registry=r).labels(**labels)
+        self.waiting = Gauge("kbgraph_outage_seconds", "how long the run has been waiting for an unreachable graph "
+                             "(0 when it is not waiting)", ["pipeline"], registry=r).labels(**labels)
+        self.outages = Counter("kbgraph_outages", "outages of the graph this run waited out (or is waiting out)",
+                               ["pipeline"], registry=r).labels(**labels)
         self._seen = (0, 0, 0)
+        self._outages = 0
 
     def __call__(self, stats: RunStats) -> None:
         c = stats.counts
@@ -33,6 +38,9 @@ class Metrics:
         self.txs.inc(txs - self._seen[2])
         self._seen = (changes, dead, txs)
         self.rate.set(stats.rate)
+        self.waiting.set(stats.outage.waited() if stats.outage is not None else 0)
+        self.outages.inc(stats.outages - self._outages)
+        self._outages = stats.outages
         if stats.lag_ms is not None:
             self.lag.set(stats.lag_ms / 1000)
 

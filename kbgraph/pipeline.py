@@ -20,8 +20,10 @@ from kbgraph.checkpoint import read_checkpoint
 from kbgraph.errors import ChangeError, KbgraphError
 from kbgraph.graph.schema import require_schema
 from kbgraph.mapping.rules import Mapping
+from kbgraph.outage import Outage, Patience
+from kbgraph.sink.breaker import Breaker
 from kbgraph.sink.target import GraphTarget
-from kbgraph.sink.writer import Counts, GraphWriter, Item
+from kbgraph.sink.writer import UNREACHABLE, Counts, GraphUnavailable, GraphWriter, Item
 from kbgraph.sources import Source
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class RunStats:
     position: dict[str, Any]
     seconds: float
     last_ts_ms: int | None = None  # source commit time of the last change written
+    outage: Outage | None = None  # what the run waits for right now (an unreachable graph), if anything
+    outages: int = 0  # outages waited out (or being waited out) in this run
 
     @property
     def rate(self) -> float:
@@ -89,6 +93,9 @@ class Pipeline:
         on_error: str = "dead_letter",
         progress: Callable[[RunStats], None] | None = None,
         check_schema: bool = True,
+        outage_max_s: float | None = None,
+        outage_cap_s: float = 10.0,
+        breaker: Breaker | None = None,
     ) -> None:
         if on_error not in ("dead_letter", "stop"):
             raise KbgraphError(f"on_error must be 'dead_letter' or 'stop', not {on_error!r}")
@@ -100,6 +107,9 @@ class Pipeline:
         self.on_error = on_error
         self.progress = progress
         self.check_schema = check_schema
+        self.outage_max_s = outage_max_s  # give up after an outage this long (None: wait forever)
+        self.outage_cap_s = outage_cap_s  # longest pause between attempts while the graph is unreachable
+        self.breaker = breaker
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(queue_size, batch_size))
         self._stopping = threading.Event()
         self._writer_failed = threading.Event()
@@ -147,16 +157,17 @@ class Pipeline:
     def run(self, source: Source) -> RunStats:
         started = time.monotonic()
         self._driver = self.target.driver()
+        stats = RunStats(Counts(), {}, 0.0)
+        patience = self._patience(stats)
         try:
-            if self.check_schema:
-                require_schema(self._driver, self.target.database, self.mapping)
-            start = read_checkpoint(self._driver, self.target.database, self.name)
+            start = patience.call(self._start, _UNREACHABLE)
             hook = getattr(source, "dead_letter", None)
-            writer = GraphWriter(self._driver, self.target.database, self.name, self.on_error, hook)
+            writer = GraphWriter(self._driver, self.target.database, self.name, self.on_error, hook,
+                                 patience=patience, breaker=self.breaker)
             writer.position.update(start)
+            stats.counts, stats.position = writer.counts, writer.position
             reader = threading.Thread(target=self._read, args=(source, start), name="kbgraph-reader", daemon=True)
             reader.start()
-            stats = RunStats(writer.counts, writer.position, 0.0)
             try:
                 self._write_loop(writer, source, stats, started)
             except BaseException:
@@ -173,6 +184,22 @@ class Pipeline:
                 source.close()
             finally:
                 self._driver.close()
+
+    def _start(self) -> dict[str, Any]:
+        if self.check_schema:
+            require_schema(self._driver, self.target.database, self.mapping)
+        return read_checkpoint(self._driver, self.target.database, self.name)
+
+    def _patience(self, stats: RunStats) -> Patience:
+        def show(outage: Outage | None) -> None:
+            stats.outage = outage
+            stats.outages = patience.outages
+            if self.progress is not None:
+                self.progress(stats)
+
+        patience = Patience(f"the graph at {self.target.uri}", max_wait_s=self.outage_max_s,
+                            stopping=self._stopping, cap_s=self.outage_cap_s, on_change=show)
+        return patience
 
     def _write_loop(self, writer: GraphWriter, source: Source, stats: RunStats, started: float) -> None:
         buf: list[Item] = []
@@ -230,3 +257,6 @@ class Pipeline:
 
 class _WriterGone(Exception):
     pass
+
+
+_UNREACHABLE = (GraphUnavailable, *UNREACHABLE)  # at start-up (schema check, checkpoint read) too

@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     queue_size: int = Field(10_000, ge=1)  # changes buffered between reader and writer (at least batch_size)
     on_error: Literal["dead_letter", "stop"] = "dead_letter"
 
+    # operations: outages and the circuit breaker
+    outage_max_s: float | None = Field(None, gt=0)  # give up when the graph is unreachable this long (default: wait forever)
+    outage_cap_s: float = Field(10.0, gt=0)  # longest pause between attempts while waiting for the graph
+    graph_retry_s: float = Field(5.0, ge=0)  # the driver's own retry window per transaction; then kbgraph waits with its own backoff
+    breaker_consecutive: int = Field(1000, ge=0)  # stop after more dead letters in a row than this (0: off)
+    breaker_ratio: float = Field(0.5, ge=0, le=1)  # stop when more than this share of the last breaker_window changes are dead letters (0: off)
+    breaker_window: int = Field(10_000, ge=1)
+
     # jsonl source
     changes: Path | None = None
 

@@ -8,9 +8,10 @@ import sys
 
 from kbgraph.cli.app import app, err
 from kbgraph.errors import KbgraphError, StopAtCheckpoint
+from kbgraph.outage import StoppedWaiting
 
 # command modules register themselves on ``app``; optional ones may be absent in a partial install
-for _module in ("core", "demo", "verify", "snapshot", "publish", "graph", "model"):
+for _module in ("core", "demo", "verify", "snapshot", "publish", "graph", "model", "dlq"):
     try:
         importlib.import_module(f"kbgraph.cli.{_module}")
     except ModuleNotFoundError as e:
@@ -24,6 +25,8 @@ def main() -> None:
 
     try:
         app()  # usage errors are reported and exit by themselves
+    except StoppedWaiting as e:  # SIGTERM/SIGINT during an outage: a clean stop, nothing to lose
+        _fail(f"[yellow]stopped:[/] {e}", 0)
     except StopAtCheckpoint as e:
         _fail(f"[yellow]stopped:[/] {e}", 3)
     except KbgraphError as e:

@@ -41,4 +41,5 @@ def target_of(s: Settings) -> GraphTarget:
     if not s.neo4j_uri:
         raise KbgraphError("no graph to write to: set NEO4J_URI (and NEO4J_USERNAME / NEO4J_PASSWORD), "
                            "or try `kbgraph demo`, which starts an embedded graph server")
-    return GraphTarget(s.neo4j_uri, s.neo4j_username, s.neo4j_password.get_secret_value(), s.neo4j_database)
+    return GraphTarget(s.neo4j_uri, s.neo4j_username, s.neo4j_password.get_secret_value(), s.neo4j_database,
+                       retry_s=s.graph_retry_s)

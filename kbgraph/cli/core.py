@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 from pathlib import Path
 from typing import Any, Optional
@@ -21,8 +22,10 @@ from kbgraph.graph.batch import plan_groups
 from kbgraph.graph.cypher import DEAD_LETTER_LABEL
 from kbgraph.mapping import compile_mappings
 from kbgraph.mapping.rules import Mapping
+from kbgraph.outage import OncePer
 from kbgraph.pipeline import Pipeline, RunStats
 from kbgraph.settings import Settings
+from kbgraph.sink.breaker import Breaker
 from kbgraph.sources import StandaloneContext
 from kbgraph.sources.registry import SOURCES, build_source
 
@@ -140,8 +143,10 @@ def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = Fal
     """Build the source, run the pipeline until the source ends or SIGINT/SIGTERM, report."""
     target = target_of(s)
     source = build_source(source_name, s, m)
+    breaker = Breaker(s.breaker_consecutive, s.breaker_ratio, s.breaker_window)
     pipeline = Pipeline(m, target, name=s.pipeline, batch_size=s.batch_size, flush_ms=s.flush_ms,
-                        queue_size=s.queue_size, on_error=s.on_error)
+                        queue_size=s.queue_size, on_error=s.on_error, outage_max_s=s.outage_max_s,
+                        outage_cap_s=s.outage_cap_s, breaker=breaker)
     reporter = None if quiet else ProgressReporter(console)
     hooks = [h for h in (reporter,) if h is not None]
     if metrics_port:
@@ -157,9 +162,13 @@ def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = Fal
         pipeline.stop()
 
     old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    retries = OncePer("Transaction failed and will be retried")  # the driver logs every retry of its own
+    driver_log = logging.getLogger("neo4j.session")
+    driver_log.addFilter(retries)
     try:
         stats = pipeline.run(source)
     finally:
+        driver_log.removeFilter(retries)
         if reporter:
             reporter.close()
         for sig, handler in old.items():

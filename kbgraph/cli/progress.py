@@ -18,8 +18,9 @@ def _short(position: dict[str, Any], width: int = 70) -> str:
 def line(stats: RunStats) -> str:
     c = stats.counts
     lag = f", lag {stats.lag_ms / 1000:.1f} s" if stats.lag_ms is not None else ""
-    dead = f", [red]{c.dead_letters} dead letters[/]" if c.dead_letters else ""
-    return (f"{c.changes:,} changes in {c.transactions:,} transactions, {stats.rate:,.0f}/s{lag}{dead}"
+    dead = f", [red]{c.dead_letters:,} dead letters[/]" if c.dead_letters else ""
+    waiting = f"[yellow]{stats.outage.describe()}[/] — " if stats.outage is not None else ""
+    return (f"{waiting}{c.changes:,} changes in {c.transactions:,} transactions, {stats.rate:,.0f}/s{lag}{dead}"
             f" — at {_short(stats.position)}")
 
 
@@ -41,7 +42,7 @@ class ProgressReporter:
         now = time.monotonic()
         if now - self._last >= self.every:
             self._last = now
-            self.console.print(line(stats), highlight=False)
+            self.console.print(line(stats), highlight=False, soft_wrap=True)  # one line per report in a log
 
     def close(self) -> None:
         if self._status:

@@ -12,7 +12,9 @@ from kbgraph.checkpoint import read_checkpoint
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, settings, target_of
 from kbgraph.errors import KbgraphError
 from kbgraph.mapping import compile_mappings
+from kbgraph.outage import StoppedWaiting
 from kbgraph.pipeline import Pipeline
+from kbgraph.sink.breaker import Breaker
 from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.server import ConnInfo
 from kbgraph.sources.binlog.tables import MappedTables
@@ -52,7 +54,9 @@ def snapshot(
     source = SnapshotSource(ConnInfo.from_url(s.mysql_url.get_secret_value()), tables, chunk=s.snapshot_chunk,
                             console=None if quiet else console)
     run = Pipeline(m, target, name=s.pipeline, batch_size=s.batch_size, flush_ms=s.flush_ms,
-                   queue_size=s.queue_size, on_error=s.on_error)
+                   queue_size=s.queue_size, on_error=s.on_error, outage_max_s=s.outage_max_s,
+                   outage_cap_s=s.outage_cap_s,
+                   breaker=Breaker(s.breaker_consecutive, s.breaker_ratio, s.breaker_window))
     stopped = False
 
     def _stop(signum: int, frame: Any) -> None:
@@ -63,11 +67,14 @@ def snapshot(
     old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         stats = run.run(source)
+    except StoppedWaiting:  # asked to stop while the graph was unreachable: interrupted like any stop
+        stats = None
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    if stopped or source.final_position is None:
-        console.print(f"[yellow]snapshot interrupted[/] after {stats.counts.changes:,} rows; "
+    if stats is None or stopped or source.final_position is None:
+        applied = f" after {stats.counts.changes:,} rows" if stats is not None else " while waiting for the graph"
+        console.print(f"[yellow]snapshot interrupted[/]{applied}; "
                       "run `kbgraph snapshot` again to continue from the last committed chunk")
         raise typer.Exit(3)
     rate = source.rows / source.seconds if source.seconds > 0 else 0.0

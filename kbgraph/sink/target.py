@@ -15,13 +15,14 @@ class GraphTarget:
     user: str
     password: str = field(repr=False)  # never printed
     database: str = "neo4j"
+    retry_s: float = 5.0  # the driver's own retry window per transaction (blips); a pipeline then waits on its own
 
     def driver(self) -> neo4j.Driver:
         try:
             return neo4j.GraphDatabase.driver(
                 self.uri,
                 auth=(self.user, self.password),
-                max_transaction_retry_time=30.0,  # the driver's own retries for transient errors
+                max_transaction_retry_time=self.retry_s,  # the driver's own retries for transient errors
                 connection_acquisition_timeout=60.0,
                 keep_alive=True,
             )

@@ -16,14 +16,17 @@ from typing import Any, NamedTuple
 
 import neo4j
 import orjson
-from neo4j.exceptions import DriverError, Neo4jError, TransientError
+from neo4j.exceptions import ConnectionPoolError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import TransientError
 
 from kbgraph.change import Change
-from kbgraph.checkpoint import encode_position
+from kbgraph.checkpoint import encode_position, read_checkpoint
 from kbgraph.errors import ChangeError, KbgraphError, StopAtCheckpoint
 from kbgraph.graph import cypher
 from kbgraph.graph.batch import plan_groups
 from kbgraph.graph.ops import GraphOp
+from kbgraph.outage import Patience
+from kbgraph.sink.breaker import Breaker
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,10 @@ class GraphUnavailable(KbgraphError):
     """The graph cannot be reached even after the driver's retries: stop, checkpoint intact."""
 
 
+# what the driver raises once its own retries (ServiceUnavailable, SessionExpired, TransientError) are spent
+UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError, TransientError, OSError)
+
+
 def _dead_letter_row(change: Change, reason: str) -> dict[str, Any]:
     return {
         "reason": reason[:4000],
@@ -75,16 +82,23 @@ class GraphWriter:
         pipeline: str,
         on_error: str = "dead_letter",
         dead_letter_hook: Callable[[Change, str], Any] | None = None,
+        patience: Patience | None = None,
+        breaker: Breaker | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         self.driver = driver
         self.database = database
         self.pipeline = pipeline
         self.on_error = on_error
         self.dead_letter_hook = dead_letter_hook
+        self.patience = patience  # waits out an unreachable graph (else GraphUnavailable at once)
+        self.breaker = breaker  # stops the run when dead letters are systematic
         self.counts = Counts()
         self.position: dict[str, Any] = {}  # merged position of everything committed by this writer
         self._hooked: set[int] = set()  # changes already handed to the dead-letter hook (halving retries)
-        self._cp = cypher.checkpoint_write()
+        # run with each batch ($pipeline, $position, $count); `kbgraph dlq replay` deletes the replayed
+        # dead letters there instead of moving a checkpoint
+        self._cp = checkpoint or cypher.checkpoint_write()
         self._dl = cypher.dead_letter_write()
 
     # -- public --------------------------------------------------------------------------------
@@ -97,13 +111,81 @@ class GraphWriter:
             first = items.index(errors[0])
             self.write(items[:first])
             raise StopAtCheckpoint(f"{errors[0].error}; stopped with the checkpoint just before this change")
+        if self.breaker is not None:
+            trip = self.breaker.trips_at(items)
+            if trip is not None:
+                self.write(items[:trip])
+                raise self.breaker.open_error(items[trip])
         try:
-            self._commit(items)
-        except (DriverError, OSError, TransientError) as e:
-            raise GraphUnavailable(f"the graph is unreachable ({type(e).__name__}: {e}); "
-                                   "the checkpoint is at the last committed batch") from None
+            self._commit_patiently(items)
         except Neo4jError as e:
             self._isolate(items, e)
+            return
+        if self.breaker is not None:
+            self.breaker.record(items)
+
+    # -- outages -------------------------------------------------------------------------------
+    def _commit_patiently(self, items: list[Item]) -> None:
+        """``_commit``, waiting out an unreachable graph when there is ``patience``.
+
+        A commit whose answer was lost may have happened: before trying again after a failure, the
+        checkpoint is read, and a batch it already covers is counted, not written twice."""
+        failed = False
+
+        def attempt() -> None:
+            nonlocal failed
+            try:
+                if failed and self._already_committed(items):
+                    return
+                self._commit(items)
+            except UNREACHABLE as e:
+                failed = True
+                raise GraphUnavailable(f"the graph is unreachable ({type(e).__name__}: {e}); "
+                                       "the checkpoint is at the last committed batch") from None
+            except DriverError as e:  # not an outage: waiting would not help
+                raise KbgraphError(f"the graph driver failed ({type(e).__name__}: {e}); "
+                                   "the checkpoint is at the last committed batch") from None
+            except Neo4jError as e:
+                if self._healthy():
+                    raise  # about this batch: write() isolates the change that fails
+                # a server going down or coming up can refuse work with any code: never a dead letter
+                failed = True
+                raise GraphUnavailable(f"the graph is not answering ({e.code}: {e.message}); "
+                                       "the checkpoint is at the last committed batch") from None
+
+        if self.patience is None:
+            attempt()
+        else:
+            self.patience.call(attempt, (GraphUnavailable,))
+
+    def _healthy(self) -> bool:
+        """Whether the graph answers a trivial query: a batch failing while it does not is not to blame."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.run("RETURN 1").consume()
+            return True
+        except (Neo4jError, DriverError, OSError):
+            return False
+
+    def _already_committed(self, items: list[Item]) -> bool:
+        batch: dict[str, Any] = {}
+        for it in items:
+            batch.update(it.change.position)
+        batch = orjson.loads(orjson.dumps(batch, default=str))  # as the checkpoint stores it
+        stored = read_checkpoint(self.driver, self.database, self.pipeline)
+        if not batch or any(stored.get(k) != v for k, v in batch.items()):
+            return False
+        before = orjson.loads(orjson.dumps(self.position, default=str))
+        if all(before.get(k) == v for k, v in batch.items()):
+            return False  # the batch does not move the checkpoint: it cannot tell
+        log.warning("a commit whose answer was lost had happened (the checkpoint is at %s): not written again", batch)
+        c = self.counts
+        c.changes += len(items)
+        c.dead_letters += sum(1 for it in items if it.error is not None)
+        c.transactions += 1
+        self.position.update(batch)
+        self._hooked.difference_update(id(it.change) for it in items)
+        return True
 
     # -- internals -----------------------------------------------------------------------------
     def _isolate(self, items: list[Item], error: Neo4jError) -> None:

@@ -34,4 +34,5 @@ def from_settings(settings: "Settings", mapping: "Mapping") -> "BinlogSource":
         blocking=not settings.binlog_until_end,
         on_ddl=settings.binlog_ddl,
         on_truncate=settings.binlog_truncate,
+        reconnect_s=settings.outage_max_s,  # a restarted server is waited for like the graph (default: forever)
     )

@@ -57,6 +57,9 @@ RECONNECT_CODES = LOST_CONNECTION | {1927, 2003}  # 1927: connection killed (Mar
 _FAST_CONTROL = {"BEGIN": "begin", "COMMIT": "commit", "ROLLBACK": "commit"}
 
 
+OUTAGE_LOG_EVERY_S = 60.0  # while reconnecting, a log line this often
+
+
 class BinlogSource:
     """Streams the binlog of one server for the mapped tables. See the module doc."""
 
@@ -71,7 +74,7 @@ class BinlogSource:
         on_ddl: Literal["stop", "continue_unmapped"] = "stop",
         on_truncate: Literal["delete", "stop"] = "delete",
         initial: Position | Literal["current"] | None = None,
-        reconnect_s: float = 60.0,
+        reconnect_s: float | None = 60.0,  # give up after an outage this long (None: never)
         until: Position | None = None,
         describe_events: bool = False,
     ) -> None:
@@ -109,7 +112,7 @@ class BinlogSource:
         pos = self._start_position(start)
         self._resume = pos.fragment()
         first = True
-        deadline = 0.0
+        lost_at = logged_at = 0.0
         while not ctx.stopping.is_set():
             try:
                 self.events = 0
@@ -123,14 +126,19 @@ class BinlogSource:
                 if code not in RECONNECT_CODES:
                     raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
                 now = time.monotonic()
-                if self.events or not deadline:  # the last connection worked: a new outage
-                    deadline = now + self.reconnect_s
-                if now > deadline:
+                if self.events or not lost_at:  # the last connection worked: a new outage
+                    lost_at = logged_at = now
+                    log.warning("binlog connection to %s lost (error %s); reconnecting from %s, %s",
+                                self.conn.where(), code, self.resume.describe(),
+                                "without limit" if self.reconnect_s is None else f"for up to {self.reconnect_s:g} s")
+                elif now - logged_at >= OUTAGE_LOG_EVERY_S:  # once in a while, not once per attempt
+                    logged_at = now
+                    log.warning("still reconnecting to %s, for %.0f s now (error %s)", self.conn.where(), now - lost_at, code)
+                if self.reconnect_s is not None and now - lost_at > self.reconnect_s:
                     raise SourceError(
                         f"lost the binlog connection to {self.conn.where()} and could not reconnect for "
-                        f"{self.reconnect_s:.0f} s (error {code}); the checkpoint is at {self.resume.describe()}"
+                        f"{self.reconnect_s:.0f} s (error {code}; KBGRAPH_OUTAGE_MAX_S); the checkpoint is at {self.resume.describe()}"
                     ) from None
-                log.warning("binlog connection lost (error %s); reconnecting from %s", code, self.resume.describe())
                 self.reconnects += 1
                 self.reconnected_at.append(self.resume)
                 self._close_stream()
