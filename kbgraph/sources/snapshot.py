@@ -81,6 +81,8 @@ class SnapshotSource:
             server.check_server(ctl, where)
             tables = self._resolve(ctl)
             server.check_tables_readable(ctl, tables, where)
+            for schema, table in tables:  # every mapped column exists, before any row is read
+                self.tables.check_columns(schema, table, [c.name for c in table_columns(ctl, schema, table, mariadb)])
         finally:
             ctl.close()
         snap = start.get("snapshot") or {}

@@ -284,7 +284,12 @@ class BinlogSource:
                 if not in_tx:  # rows outside BEGIN (should not happen): a transaction of their own
                     in_tx, tx_file, tx_pos, tx_id = True, file, ev.packet.log_pos - ev.packet.event_size, None
                     gtid_before = str(gtids)
-                fixer = self._fixer(schema, table)
+                fixer = self._fixers.get((schema, table))
+                if fixer is None:  # the table's columns are first seen (or seen again after DDL)
+                    names = [c.name for c in ev.columns]
+                    if all(isinstance(n, str) and n for n in names):  # names logged (binlog_row_metadata=FULL)
+                        tables.check_columns(schema, table, names)
+                    fixer = self._fixer(schema, table)
                 ts_ms = ev.timestamp * 1000
                 tx = tx_id or f"{tx_file}:{tx_pos}"
                 if cls is WriteRowsEvent:

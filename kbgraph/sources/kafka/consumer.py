@@ -30,6 +30,7 @@ from typing import Any
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
 from kbgraph.sources import SourceContext
+from kbgraph.mapping.source_columns import first_images
 from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
@@ -83,6 +84,8 @@ class KafkaSource:
         self.dlq = DeadLetters(bootstrap, dlq_topic or f"{group}.dlq", producer_options)
         self.consumer_options = {**DEFAULT_CONSUMER, **(consumer_options or {})}
         self._mapped = mapped  # a Mapping (rules_for) or None to pass every table on
+        # a mapped column absent from a table's first records stops the run (a typo would be silent)
+        self._images = first_images(mapped) if mapped is not None else None
         self._is_mapped: dict[tuple[str | None, str], bool] = {}
         self.consumer: Any = None
         self.counts = {"records": 0, "changes": 0, "tombstones": 0, "control": 0, "ddl": 0, "unmapped": 0, "dead_letters": 0,
@@ -149,6 +152,8 @@ class KafkaSource:
             for tp in self._keys.expired():  # a key change whose create went to another partition
                 self._buffer(tp, self._release(tp))
             for change in self._merge.release(self._clock):
+                if self._images is not None:
+                    self._images.observe(change.schema, change.table, change.after or change.before)
                 yield change
                 if ctx.stopping.is_set():
                     return  # what is still buffered was not handed on: read again from the checkpoint
