@@ -199,6 +199,9 @@ def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = Fal
         console.print(f"[green]done[/]: {line(stats)}", highlight=False)
         if stats.counts.graph:
             console.print("graph: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in stats.counts.graph.items()))
+        if stats.unrepresentable is not None and stats.unrepresentable.total:
+            console.print("written as NULL (zero or partial dates the graph cannot represent): "
+                          + stats.unrepresentable.summary(), highlight=False)
     return stats
 
 

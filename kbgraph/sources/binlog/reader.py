@@ -43,6 +43,7 @@ from kbgraph.sources.binlog.errors import LOST_CONNECTION, error_code, stream_er
 from kbgraph.sources.binlog.policy import statement_changes
 from kbgraph.sources.binlog.position import MariaGtidState, MysqlGtidState, Position
 from kbgraph.sources.binlog.tables import MappedTables
+from kbgraph.unrepresentable import Unrepresentable
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class BinlogSource:
         self.reconnects = 0
         self.reconnected_at: list[Position] = []  # where each reconnect resumed (for tests / logs)
         self.events = 0  # events read since the last (re)connect
+        self.unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
 
     # ------------------------------------------------------------------ Source protocol
 
@@ -310,7 +312,7 @@ class BinlogSource:
                     if key_a is not None:
                         after = row[key_a]
                         if fixer:
-                            fixer(after, row["after_none_sources" if op == "update" else "none_sources"])
+                            fixer(after, row["after_none_sources" if op == "update" else "none_sources"], True)
                     if held is not None:
                         held.position = self._resume = {"file": tx_file, "pos": tx_pos, "gtid": gtid_before,
                                                         "index": count - 1}
@@ -396,5 +398,6 @@ class BinlogSource:
             except pymysql.err.MySQLError:
                 self._ctl = self.conn.connect()
             fixer = self._fixers[(schema, table)] = RowFixer(table_columns(self._ctl, schema, table, self._mariadb),
-                                                             json_text=self.describe_events)
+                                                             json_text=self.describe_events, where=f"{schema}.{table}",
+                                                             gaps=self.unrepresentable)
         return fixer
