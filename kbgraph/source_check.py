@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kbgraph.mapping.rules import Mapping
-from kbgraph.mapping.source_columns import Need, missing, needs, needs_for
+from kbgraph.mapping.source_columns import Need, missing, needs, needs_for, table_lines
 from kbgraph.mapping.validate import _rule_name, _rules
 from kbgraph.sources.binlog.server import ConnInfo
 
@@ -95,6 +95,7 @@ def check_source(mapping: Mapping, conn: ConnInfo) -> tuple[list[str], int]:
     """Problems (one line each) and the number of tables checked."""
     all_needs = needs(mapping.files)
     keys = _rule_keys(mapping)
+    lines = table_lines(mapping.files)
     problems: list[str] = []
     checked = 0
     db = conn.connect()
@@ -104,7 +105,7 @@ def check_source(mapping: Mapping, conn: ConnInfo) -> tuple[list[str], int]:
                 ns = needs_for(all_needs, schema, table)
                 found = _resolve(cur, schema, table)
                 if not found:
-                    where = ns[0].where if ns else "?"
+                    where = lines.get((schema, table), "?")
                     problems.append(f"{where}: table {schema + '.' if schema else ''}{table} does not exist on "
                                     f"{conn.where()}" + ("" if schema else " (in any schema)"))
                     continue

@@ -59,6 +59,15 @@ def needs(files: Iterable["LoadedFile"]) -> dict[TableId, list[Need]]:
     return out
 
 
+def table_lines(files: Iterable["LoadedFile"]) -> dict[TableId, str]:
+    """``file:line`` of the first rule reading each (schema, table), at its ``table:`` key."""
+    out: dict[TableId, str] = {}
+    for lf in files:
+        for base, rule in _rules(lf):
+            out.setdefault((lf.model.source.schema_, rule.table), f"{lf.path}:{lf.line_of(base + ('table',)) or 1}")
+    return out
+
+
 def _declared(rule: Any, path: tuple[str | int, ...]) -> str | None:
     node: Any = rule
     for seg in path[2:]:

@@ -90,6 +90,7 @@ class BinlogSource:
         self._ctl: pymysql.connections.Connection | None = None
         self._stream: BinLogStreamReader | None = None
         self._fixers: dict[tuple[str, str], RowFixer] = {}
+        self._table_ids: dict[tuple[str, str], int] = {}  # the table-map id each table's columns were checked at
         self._mariadb = True
         self._resume: dict[str, Any] = {}  # position fragment after the last change yielded (or whole tx read)
         self.reconnects = 0
@@ -286,12 +287,17 @@ class BinlogSource:
                 if not in_tx:  # rows outside BEGIN (should not happen): a transaction of their own
                     in_tx, tx_file, tx_pos, tx_id = True, file, ev.packet.log_pos - ev.packet.event_size, None
                     gtid_before = str(gtids)
-                fixer = self._fixers.get((schema, table))
-                if fixer is None:  # the table's columns are first seen (or seen again after DDL)
+                if self._table_ids.get((schema, table)) != ev.table_id:
+                    # a table map not seen before: the table's columns first seen, or seen again after DDL
+                    # (also DDL the binlog does not hold, e.g. run with sql_log_bin=0): every mapped column
+                    # must be there (its name is logged with binlog_row_metadata=FULL)
                     names = [c.name for c in ev.columns]
-                    if all(isinstance(n, str) and n for n in names):  # names logged (binlog_row_metadata=FULL)
+                    if all(isinstance(n, str) and n for n in names):
                         tables.check_columns(schema, table, names)
-                    fixer = self._fixer(schema, table)
+                    if (schema, table) in self._table_ids:
+                        self._fixers.pop((schema, table), None)  # its column types may have changed too
+                    self._table_ids[(schema, table)] = ev.table_id
+                fixer = self._fixer(schema, table)
                 ts_ms = ev.timestamp * 1000
                 tx = tx_id or f"{tx_file}:{tx_pos}"
                 if cls is WriteRowsEvent:
