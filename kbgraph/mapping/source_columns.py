@@ -98,7 +98,7 @@ def missing(needs_of_table: Iterable[Need], schema: str | None, table: str, colu
     where = f"{schema}.{table}" if schema else table
     out: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for n in needs_of_table:
+    for n in sorted(needs_of_table, key=_by_line):
         if n.column in known or (n.rule, n.column) in seen:
             continue
         seen.add((n.rule, n.column))
@@ -107,6 +107,11 @@ def missing(needs_of_table: Iterable[Need], schema: str | None, table: str, colu
         out.append(f"{n.where}: column {n.column!r} of rule {n.rule!r} is not in table {where} "
                    f"(columns: {shown}){guess}")
     return out
+
+
+def _by_line(n: Need) -> tuple[str, int]:
+    path, _, line = n.where.rpartition(":")
+    return path, int(line) if line.isdigit() else 0
 
 
 class ColumnCheck:
