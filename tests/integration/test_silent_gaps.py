@@ -240,3 +240,32 @@ def test_metrics_of_a_running_sync(mysql_url, mysql_db, graph, graph_server, tmp
     assert proc.returncode == 0, err
     assert f"written as NULL (zero or partial dates the graph cannot represent): {mysql_db}.person.born 14" in \
         " ".join(out.split())
+
+
+def test_kafka_stops_when_no_first_record_of_a_table_has_a_mapped_column(kafka_bootstrap, graph, graph_server, tmp_path):
+    import json
+    import uuid
+
+    from kbgraph.sources.kafka import KafkaSource
+    from tests.integration.kafka_support import FAST_GROUP, create_topic, produce
+
+    topic = f"gaps-cols-{uuid.uuid4().hex[:8]}"
+    create_topic(kafka_bootstrap, topic)
+    mapping = _mapping(tmp_path, "kb", name="nmae")
+    target = target_of(graph_server)
+    apply_schema(graph, target.database, mapping)
+    records = [(None, json.dumps({"schema": "kb", "table": "place", "op": "insert", "after": {"id": 1, "title": "R"}})
+                .encode())]
+    records += [(None, json.dumps({"schema": "kb", "table": "person", "op": "insert",
+                                   "after": {"id": i, "name": f"p{i}", "born": None}}).encode()) for i in range(1, 121)]
+    produce(kafka_bootstrap, topic, records)
+    source = KafkaSource(kafka_bootstrap, {topic: "native"}, group=f"g-{topic}", mapped=mapping,
+                         consumer_options=FAST_GROUP)
+    with pytest.raises(SourceError) as info:
+        Pipeline(mapping, target, name="gaps-kafka", batch_size=500, flush_ms=10_000).run(source)
+    assert str(info.value) == (f"{tmp_path / 'mapping.yaml'}:8: column 'nmae' of rule 'person' is not in table "
+                               "kb.person (columns: born, id, name); did you mean 'name'? — absent from all of the "
+                               "first 100 records of the table")
+    # the records before the 100th are applied (their property is absent), with their checkpoint
+    assert len(_nodes(graph, target.database, "GapPerson")) == 99
+    assert _nodes(graph, target.database, "GapPlace") == {1: {"id": 1, "title": "R"}}
