@@ -182,3 +182,25 @@ def test_metrics_hook_with_plain_values():
     assert _sample(text, "kbgraph_unrepresentable_values_total", pipeline="p", column="kb.t.d") == 2
     since = _sample(text, "kbgraph_seconds_since_checkpoint", pipeline="p")
     assert since is not None and since > 1_000_000  # the checkpoint of 1970 + 1002 s is long ago
+
+
+def test_observe_all_records_what_one_observe_per_value_records():
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from kbgraph.metrics import observe_all
+
+    r = CollectorRegistry()
+    one = Histogram("one", "x", registry=r, buckets=(0.5, 1, 2))
+    many = Histogram("many", "x", registry=r, buckets=(0.5, 1, 2))
+    values = [v for v, n in ((0.7, 5), (3.0, 2), (0.1, 1), (1.0, 4), (0.5, 1), (2.0, 1)) for _ in range(n)][::-1]
+    for v in values:
+        one.observe(v)
+    observe_all(many, values[:7])
+    observe_all(many, values[7:])
+    observe_all(many, [])
+    text = generate_latest(r).decode()
+    samples = [ln.split(" ", 1) for ln in text.splitlines() if ln.startswith(("one_", "many_")) and "created" not in ln]
+    ones = {k[len("one"):]: v for k, v in samples if k.startswith("one_")}
+    manys = {k[len("many"):]: v for k, v in samples if k.startswith("many_")}
+    assert float(ones.pop("_sum")) == pytest.approx(float(manys.pop("_sum")))  # summed in another order
+    assert ones == manys and ones["_count"] == "14.0"
