@@ -64,7 +64,8 @@ class Metrics:
             ["pipeline"], registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, math.inf)).labels(**labels)
         self.dead_kind = Counter("kbgraph_dead_letters_by_reason", "dead letters by reason kind (graph, conversion, "
-                                 "allow_list, null_key, key_value, attribute, schema, other)", ["pipeline", "reason"],
+                                 "allow_list, null_key, key_value, attribute, schema, other; decode: a Kafka record "
+                                 "that does not decode)", ["pipeline", "reason"],
                                  registry=r)
         self.checkpoint_ts = Gauge("kbgraph_checkpoint_timestamp_seconds", "unix time of the last checkpoint this run "
                                    "committed (NaN before the first)", ["pipeline"], registry=r).labels(**labels)
@@ -111,7 +112,10 @@ class Metrics:
             # the one piece of per-change work: its lag, then one pass over the batch's lags
             observe_all(self.visible, [max(0.0, now_ms - ts) / 1000 for ts in
                                        (item.change.ts_ms for item in stats.batch) if ts is not None])
-        for kind, n in c.dead_by_kind.items():
+        kinds = dict(c.dead_by_kind)
+        for kind, n in (stats.source_dead or {}).items():
+            kinds[kind] = kinds.get(kind, 0) + n
+        for kind, n in kinds.items():
             if n != self._kinds.get(kind, 0):
                 self.dead_kind.labels(self._pipeline, kind).inc(n - self._kinds.get(kind, 0))
                 self._kinds[kind] = n

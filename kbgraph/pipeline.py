@@ -58,6 +58,7 @@ class RunStats:
     committed_at: float | None = None  # time.time() of the last graph commit (checkpoint) of this run
     commit_s: list[float] = field(default_factory=list)
     unrepresentable: Any = None  # kbgraph.unrepresentable.Unrepresentable of the source, if it has one
+    source_dead: dict[str, int] | None = None  # dead letters a source sends itself, by kind (Kafka: decode)
 
     @property
     def rate(self) -> float:
@@ -175,6 +176,7 @@ class Pipeline:
             stats.counts, stats.position = writer.counts, writer.position
             writer.commit_seconds = stats.commit_s
             stats.unrepresentable = getattr(source, "unrepresentable", None)
+            stats.source_dead = getattr(source, "dead_by_kind", None)
             reader = threading.Thread(target=self._read, args=(source, start), name="kbgraph-reader", daemon=True)
             reader.start()
             try:

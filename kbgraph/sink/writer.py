@@ -206,7 +206,11 @@ class GraphWriter:
         log.warning("a commit whose answer was lost had happened (the checkpoint is at %s): not written again", batch)
         c = self.counts
         c.changes += len(items)
-        c.dead_letters += sum(1 for it in items if it.error is not None)
+        for it in items:
+            if it.error is not None:
+                c.dead_letters += 1
+                kind = reason_kind(str(it.error))
+                c.dead_by_kind[kind] = c.dead_by_kind.get(kind, 0) + 1
         c.transactions += 1
         self.position.update(batch)
         self._hooked.difference_update(id(it.change) for it in items)

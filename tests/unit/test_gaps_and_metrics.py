@@ -175,10 +175,13 @@ def test_metrics_hook_with_plain_values():
     assert _sample(text, "kbgraph_checkpoint_timestamp_seconds", pipeline="p") == 1_002.0
     assert _sample(text, "kbgraph_unrepresentable_values_total", pipeline="p", column="kb.t.d") == 1
     counts.dead_by_kind["graph"] = 2
+    stats.source_dead = {"decode": 3}  # the Kafka source's own dead letters
     gaps.add("kb.t", "d")
     m(stats)
     text = generate_latest(m.registry).decode()
     assert _sample(text, "kbgraph_dead_letters_by_reason_total", pipeline="p", reason="graph") == 2
+    assert _sample(text, "kbgraph_dead_letters_by_reason_total", pipeline="p", reason="decode") == 3
+    assert _sample(text, "kbgraph_dead_letters_by_reason_total", pipeline="p", reason="conversion") == 1
     assert _sample(text, "kbgraph_unrepresentable_values_total", pipeline="p", column="kb.t.d") == 2
     since = _sample(text, "kbgraph_seconds_since_checkpoint", pipeline="p")
     assert since is not None and since > 1_000_000  # the checkpoint of 1970 + 1002 s is long ago

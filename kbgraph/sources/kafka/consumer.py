@@ -90,6 +90,7 @@ class KafkaSource:
         self.consumer: Any = None
         self.counts = {"records": 0, "changes": 0, "tombstones": 0, "control": 0, "ddl": 0, "unmapped": 0, "dead_letters": 0,
                        "revoked": 0}
+        self.dead_by_kind: dict[str, int] = {}  # dead letters the source itself sent (records that do not decode)
         self._lettered: dict[tuple[str, int, int, int | None], None] = {}  # dead letters sent (a retried batch repeats the hook)
         self._owned: set[Any] = set()  # TopicPartitions assigned now
         self._skip: dict[Any, tuple[int, int]] = {}  # tp -> (offset, rows already committed of that record)
@@ -320,6 +321,7 @@ class KafkaSource:
         if self.on_error == "stop":
             raise StopAtCheckpoint(f"cannot decode Kafka record {where}: {reason}; stopped with the checkpoint before it")
         self.counts["dead_letters"] += 1
+        self.dead_by_kind["decode"] = self.dead_by_kind.get("decode", 0) + 1  # for the metrics (by reason kind)
         self.dlq.send(rec, reason, "decode", self.router.format_of(rec.topic))
 
     def _commit_to_kafka(self, sync: bool = False, only: set[Any] | None = None, again: bool = False) -> None:
