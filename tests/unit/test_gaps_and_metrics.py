@@ -207,3 +207,28 @@ def test_observe_all_records_what_one_observe_per_value_records():
     manys = {k[len("many"):]: v for k, v in samples if k.startswith("many_")}
     assert float(ones.pop("_sum")) == pytest.approx(float(manys.pop("_sum")))  # summed in another order
     assert ones == manys and ones["_count"] == "14.0"
+
+
+def test_kafka_dead_letter_headers_and_reader_offsets():
+    from types import SimpleNamespace
+
+    from kbgraph.sources.kafka.dlq import dead_letter_headers
+    from kbgraph.sources.kafka.dlq_topic import Decoders, _letter, advance
+
+    original = SimpleNamespace(topic="dbz.kb.person", partition=2, offset=41, key=b"k", headers=[("trace", b"1")],
+                               value=b'{"schema":"kb","table":"person","op":"insert","after":{"id":7,"name":"x"}}')
+    headers = dead_letter_headers(original, "insert on kb.person: bad", "map", "native", None)
+    msg = SimpleNamespace(partition=0, offset=5, key=b"k", value=original.value, headers=headers)
+    d = _letter(msg)
+    assert (d.id, d.reason, d.stage, d.fmt, d.row) == ("0@5", "insert on kb.person: bad", "map", "native", None)
+    assert d.record.headers == [("trace", b"1")] and d.position == {"topic": "dbz.kb.person", "partition": 2, "offset": 41}
+    d.changes = Decoders().changes(d)
+    assert (d.where, d.key_of(), d.change.position) == ("kb.person", {"id": 7}, {"kafka:dbz.kb.person:2": 42})
+
+    def at(p, o):
+        return SimpleNamespace(partition=p, offset=o, id=f"{p}@{o}")
+
+    letters = [at(0, 1), at(0, 2), at(0, 3), at(1, 7), at(1, 8)]
+    # partition 0 moves past its leading handled run only; partition 1 not at all (its first is kept)
+    assert advance(letters, {"0@1", "0@2", "1@8"}) == {0: 3}
+    assert advance(letters, {d.id for d in letters}) == {0: 4, 1: 9}
