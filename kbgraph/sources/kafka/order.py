@@ -23,6 +23,16 @@ import json
 import re
 from typing import Any
 
+_NUMBERED = re.compile(r"(.*?)(\d+)$")
+
+
+def binlog_order(at: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``(file, pos, row)`` as a comparable key: the file's number as a number (``…bin.999999`` < ``…bin.1000000``)."""
+    file, pos, row = at
+    m = _NUMBERED.match(file)
+    return ((m.group(1), int(m.group(2))) if m else (file, -1), pos, row)
+
+
 _SOURCE = re.compile(rb'"source"\s*:\s*\{')
 _DECODER = json.JSONDecoder()
 
@@ -67,11 +77,12 @@ def debezium_position(value: bytes | None) -> tuple[str, int, int] | None:
     return _coordinates(source_block(value))
 
 
-def record_position(fmt: str | None, record: Any) -> tuple[str, int, int] | None:
-    """The merge key of a Kafka record of format ``fmt``."""
+def record_position(fmt: str | None, record: Any) -> tuple[Any, int, int] | None:
+    """The merge key of a Kafka record of format ``fmt`` (``binlog_order`` of its coordinates)."""
     if fmt != "debezium":
         return None
-    return debezium_position(getattr(record, "value", None))
+    at = debezium_position(getattr(record, "value", None))
+    return None if at is None else binlog_order(at)
 
 
 _STREAMED = (None, False, "false")  # Debezium's ``snapshot`` field of a streamed (not a snapshot) record

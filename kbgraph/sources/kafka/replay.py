@@ -15,8 +15,9 @@ so a replay that arrives after kbgraph restarted is caught too.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
+
+from kbgraph.sources.kafka.order import binlog_order
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +25,6 @@ log = logging.getLogger(__name__)
 def source_key(key: str) -> str:
     """The checkpoint key of the source position last applied from a partition (``key`` is its offset's)."""
     return f"{key}@source"
-
-
-_NUMBERED = re.compile(r"(.*?)(\d+)$")
-
-
-def binlog_order(at: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``(file, pos, row)`` as a comparable key: the file's number as a number (``…bin.999999`` < ``…bin.1000000``)."""
-    file, pos, row = at
-    m = _NUMBERED.match(file)
-    return ((m.group(1), int(m.group(2))) if m else (file, -1), pos, row)
 
 
 class ReplayGuard:
