@@ -116,7 +116,7 @@ def _layout(boxes: list[Box], rel_width: float) -> tuple[float, float]:
     return 0.0, 0.0
 
 
-def _edge(c: _Canvas, a: Box, b: Box, bend: float, lines: list[str]) -> None:
+def _edge(c: _Canvas, a: Box, b: Box, bend: float, lines: list[tuple[str, str]]) -> None:
     dx, dy = b.x - a.x, b.y - a.y
     d = math.hypot(dx, dy) or 1.0
     px, py = -dy / d, dx / d
@@ -127,7 +127,7 @@ def _edge(c: _Canvas, a: Box, b: Box, bend: float, lines: list[str]) -> None:
     c.label(0.25 * sx + 0.5 * mx + 0.25 * ex, 0.25 * sy + 0.5 * my + 0.25 * ey, lines)
 
 
-def _loop(c: _Canvas, b: Box, ux: float, uy: float, reach: float, lines: list[str]) -> None:
+def _loop(c: _Canvas, b: Box, ux: float, uy: float, reach: float, lines: list[tuple[str, str]]) -> None:
     qx, qy = -uy, ux
     sx, sy = b.border(ux - 0.45 * qx, uy - 0.45 * qy)
     ex, ey = b.border(ux + 0.45 * qx, uy + 0.45 * qy)
