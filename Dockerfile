@@ -7,8 +7,8 @@ WORKDIR /src
 COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY kbgraph ./kbgraph
 COPY mappings ./mappings
-# cryptography: PyMySQL needs it for MySQL 8's default caching_sha2_password login without TLS
-RUN pip install . cryptography && rm -rf /src
+# PyMySQL[rsa] (a dependency) brings cryptography, for MySQL 8's caching_sha2_password login without TLS
+RUN pip install . && rm -rf /src
 
 # mappings/ is the default mapping folder (docker-compose.yml mounts the checkout's over it);
 # /state holds what must outlive the container (publish's position file)

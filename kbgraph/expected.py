@@ -58,6 +58,8 @@ class ExpectedGraph:
     def add(self, change: Change) -> None:
         """Add one current row (an insert change)."""
         row = change.after
+        if row is None:
+            raise ValueError(f"{change.describe()}: an expected graph is built from insert changes (rows)")
         try:
             for rule in self.mapping.rules_for(change.schema, change.table):
                 self._add(rule, row)
@@ -75,23 +77,23 @@ class ExpectedGraph:
                     node["labels"].add(v.label)
                 node["props"].update(v.props)
         elif isinstance(rule, RelationCompiled):
-            v = rule.view(row)
-            if v is not None:
-                self._node(rule.f_label, rule.f.names, v.f)
-                self._node(rule.t_label, rule.t.names, v.t)
-                self.edges.append(((rule.f_label, v.f), v.type, {ROW_ID: v.id, **v.props}, (rule.t_label, v.t)))
+            rv = rule.view(row)
+            if rv is not None:
+                self._node(rule.f_label, rule.f.names, rv.f)
+                self._node(rule.t_label, rule.t.names, rv.t)
+                self.edges.append(((rule.f_label, rv.f), rv.type, {ROW_ID: rv.id, **rv.props}, (rule.t_label, rv.t)))
         elif isinstance(rule, PropertyCompiled):
-            v = rule.view(row)
-            if v is None or (not rule.as_node and not v.props):  # a NULL attribute value is no property
+            pv = rule.view(row)
+            if pv is None or (not rule.as_node and not pv.props):  # a NULL attribute value is no property
                 return
-            owner = self._node(rule.owner_label, rule.owner.names, v.owner)
+            owner = self._node(rule.owner_label, rule.owner.names, pv.owner)
             if rule.as_node:
-                pnode = self._node(rule.node_label, [ROW_ID], (v.id,))
+                pnode = self._node(rule.node_label, [ROW_ID], (pv.id,))
                 pnode["stub"] = False
-                pnode["props"].update(v.props)
-                self.edges.append(((rule.owner_label, v.owner), rule.rel_type, {}, (rule.node_label, (v.id,))))
+                pnode["props"].update(pv.props)
+                self.edges.append(((rule.owner_label, pv.owner), rule.rel_type, {}, (rule.node_label, (pv.id,))))
             else:
-                owner["props"].update(v.props)
+                owner["props"].update(pv.props)
 
     def dump(self) -> GraphDump:
         canon: dict[NodeId, str] = {}

@@ -1,4 +1,4 @@
-"""``kbgraph model``: the graph model the mappings imply, as Mermaid text or a Neo4j Browser style."""
+"""``kbgraph model``: the graph model the mappings imply, as Mermaid, SVG, a Neo4j Browser style or saved queries."""
 
 from __future__ import annotations
 
@@ -7,8 +7,30 @@ from typing import Optional
 
 import typer
 
+from kbgraph import graph_model
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, app, console, settings
 from kbgraph.errors import KbgraphError
+from kbgraph.mapping.loader import load_mapping_files
+
+
+def _svg(files: list) -> str:
+    from kbgraph.model_svg import svg
+
+    return svg(graph_model.build(files), "graph model of the mappings")
+
+
+def _browser(files: list) -> str:
+    from kbgraph.browser_guide import browser_text
+
+    return browser_text(files)
+
+
+FORMATS = {
+    "mermaid": lambda files: graph_model.mermaid(graph_model.build(files)),
+    "svg": _svg,
+    "grass": lambda files: graph_model.grass(graph_model.build(files)),
+    "browser": _browser,
+}
 
 
 @app.command()
@@ -16,21 +38,20 @@ def model(
     paths: Optional[list[Path]] = typer.Argument(None, help="mapping files or folders (as -m; default: mappings/)",
                                                  show_default=False),
     mappings: Optional[list[Path]] = MappingsOpt,
-    fmt: str = typer.Option("mermaid", "--format", "-f", help="mermaid (a flowchart) or grass (a Neo4j Browser style)"),
+    fmt: str = typer.Option("mermaid", "--format", "-f", help="mermaid (a flowchart), svg (a picture), grass (a Neo4j Browser style) or browser (saved queries)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write to this file instead of printing"),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Print the graph model the mappings imply, as Mermaid (or a Neo4j Browser style).
+    """Print the graph model the mappings imply: Mermaid, an SVG picture, a Neo4j Browser style or saved queries.
 
     Labels, relationship types, property nodes, and the table and rule that feed each. Paste the
-    Mermaid text into a Markdown file, or load the GraSS file in Neo4j Browser (drag it onto the
-    window) to colour and caption every mapped label."""
-    from kbgraph import graph_model
-
-    if fmt not in ("mermaid", "grass"):
-        raise KbgraphError(f"--format is mermaid or grass, not {fmt!r}")
-    g = graph_model.load([*(paths or []), *(mappings or [])] or settings(config).mappings)
-    text = graph_model.mermaid(g) if fmt == "mermaid" else graph_model.grass(g)
+    Mermaid text into a Markdown file; open the SVG anywhere; load the GraSS file in Neo4j Browser
+    (drag it onto the window) to colour and caption every mapped label; paste the saved queries
+    (-f browser) into Browser and star them (docs/browser.md)."""
+    if fmt not in FORMATS:
+        raise KbgraphError(f"--format is one of {', '.join(FORMATS)}, not {fmt!r}")
+    files = load_mapping_files([*(paths or []), *(mappings or [])] or settings(config).mappings)
+    text = FORMATS[fmt](files)
     if output is None:
         console.print(text, end="", highlight=False, markup=False, soft_wrap=True)
     else:

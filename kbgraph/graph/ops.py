@@ -27,7 +27,7 @@ class Statement:
     # a read-then-write statement: ``cypher`` returns records; ``transform`` turns each into a row
     # of ``then`` (or None to drop it), which runs in the same transaction right after
     then: "Statement | None" = None
-    transform: "Callable[[Any], dict[str, Any] | None]" = None  # type: ignore[assignment]
+    transform: "Callable[[Any], dict[str, Any] | None] | None" = None
 
     def rows_then(self, records: Any) -> list[dict[str, Any]]:
         """The rows of ``then`` for the records ``cypher`` returned."""
@@ -41,7 +41,7 @@ class Statement:
 class GraphOp(NamedTuple):
     stmt: Statement
     row: dict[str, Any]
-    keys: tuple[Hashable, ...]  # graph elements touched: ("n", label, key), ("e", id), ("p", id)
+    keys: tuple[Any, ...]  # graph elements touched: ("n", label, key), ("e", id), ("p", id); or BARRIER
     ckey: Hashable  # coalesce key (unused for coalesce="none")
 
 

@@ -105,6 +105,7 @@ class EntityCompiled:
         if rekeyed:
             # A key change moves the node, whether or not the row passes the filter: the node may
             # be a stub that rows referencing this key (which follow it, like ON UPDATE CASCADE) keep.
+            assert k_old is not None and k_new is not None and before is not None and after is not None
             refs = (("n", self.label, k_old), ("n", self.label, k_new))
             for stmt in self.rekey_steps:
                 out[REKEY].append(GraphOp(stmt, {"o": list(k_old), "n": list(k_new)}, refs, None))
@@ -188,7 +189,9 @@ class RelationCompiled:
         self.chooser = Chooser(rule.type_from, "relationship type", name) if rule.type_from else None
         self.fixed_type = rule.type
         self.key_cols = key_cols
-        types = self.chooser.allow if self.chooser else [rule.type]
+        if self.chooser is None and rule.type is None:
+            raise ValueError(f"rule {name!r}: a relation needs type or type_from")  # the model validates this
+        types: list[str] = self.chooser.allow if self.chooser else [rule.type]  # type: ignore[list-item]
         f_key, t_key = self.f.names, self.t.names
         self.upserts = {
             t: Statement(f"{name}: upsert [:{t}]", cypher.edge_upsert(t, self.f_label, f_key, self.t_label, t_key), "merge")

@@ -192,7 +192,7 @@ class _Err:
         return bool(self.tags) and self.tags[-1][0] == self.path and self.type in _TYPE_WORDS
 
 
-def _walk(doc: Any, error: dict[str, Any]) -> _Err:
+def _walk(doc: Any, error: Any) -> _Err:
     loc: tuple[Any, ...] = error["loc"]
     path: list[str | int] = []
     tags: list[tuple[Loc, str]] = []

@@ -69,9 +69,15 @@ class Column(_Strict):
 
     column: str = Field(description="column of the rule's table")
     type: ValueType = Field("auto", description="conversion; auto keeps the source's own type")
-    decimal: Literal["string", "float"] | None = None
-    json_: Literal["flatten", "string"] | None = Field(None, alias="json")
-    bytes: Literal["base64", "hex"] | None = None
+    decimal: Literal["string", "float"] | None = Field(
+        None, description="DECIMAL values: exact text or a float; default: the file's options.decimal"
+    )
+    json_: Literal["flatten", "string"] | None = Field(
+        None, alias="json", description="JSON values: flattened to dotted keys or JSON text; default: options.json"
+    )
+    bytes: Literal["base64", "hex"] | None = Field(
+        None, description="binary values as base64 or hex text; default: options.bytes"
+    )
 
 
 ColumnRef = Union[str, Column]
@@ -84,8 +90,11 @@ def column_name(ref: ColumnRef) -> str:
 class FromColumn(_Strict):
     """A label or relationship type taken from a column value, restricted to an allow-list."""
 
-    column: str
-    allow: list[str] = Field(min_length=1, description="the only values that may become names")
+    column: str = Field(description="column of the rule's table whose value is the name")
+    allow: list[str] = Field(
+        min_length=1,
+        description="the only values that may become names; a row with another value is a dead letter",
+    )
 
     @field_validator("allow")
     @classmethod
@@ -102,19 +111,31 @@ class DebeziumSettings(_Strict):
     its payload-only records (``schemas.enable=false``) and to check values such as BIGINT UNSIGNED."""
 
     time_precision_mode: Literal["adaptive_time_microseconds", "adaptive", "connect"] = Field(
-        "adaptive_time_microseconds", alias="time.precision.mode")
-    decimal_handling_mode: Literal["precise", "double", "string"] = Field("precise", alias="decimal.handling.mode")
-    bigint_unsigned_handling_mode: Literal["long", "precise"] = Field("long", alias="bigint.unsigned.handling.mode")
-    binary_handling_mode: Literal["bytes", "base64", "base64-url-safe", "hex"] = Field("bytes", alias="binary.handling.mode")
+        "adaptive_time_microseconds", alias="time.precision.mode",
+        description="the connector's time.precision.mode: how it encodes DATE, TIME, DATETIME, TIMESTAMP")
+    decimal_handling_mode: Literal["precise", "double", "string"] = Field(
+        "precise", alias="decimal.handling.mode", description="the connector's decimal.handling.mode")
+    bigint_unsigned_handling_mode: Literal["long", "precise"] = Field(
+        "long", alias="bigint.unsigned.handling.mode",
+        description="the connector's bigint.unsigned.handling.mode (long: values above 2^63-1 arrive negative)")
+    binary_handling_mode: Literal["bytes", "base64", "base64-url-safe", "hex"] = Field(
+        "bytes", alias="binary.handling.mode", description="the connector's binary.handling.mode")
     connector: Literal["mariadb", "mysql"] = Field("mariadb", description="Debezium's MariaDB or MySQL connector")
 
 
 class Source(_Strict):
-    schema_: str | None = Field(None, alias="schema", description="source database / schema name")
+    """Where the rows come from."""
+
+    schema_: str | None = Field(
+        None, alias="schema",
+        description="source database / schema name; changes of other databases are not this file's; unset: a table of that name in any database",
+    )
     ddl: str | None = Field(
         None, description="SQL file with the CREATE TABLE statements (path relative to this file)"
     )
-    debezium: DebeziumSettings = Field(default_factory=DebeziumSettings)
+    debezium: DebeziumSettings = Field(
+        default_factory=DebeziumSettings, description="the Debezium connector's settings (Kafka source only)"
+    )
 
 
 def _props(v: dict[str, ColumnRef]) -> dict[str, ColumnRef]:
@@ -127,13 +148,17 @@ class EntityRule(_Strict):
     """A row of ``table`` is one node."""
 
     name: str | None = Field(None, description="rule name; defaults to the table name")
-    table: str
+    table: str = Field(description="source table whose rows are the nodes")
     label: str | list[str] = Field(description="fixed label(s); the first is the node's identity label")
-    label_from: FromColumn | None = None
+    label_from: FromColumn | None = Field(
+        None, description="one more label, taken from a column's value through an allow-list"
+    )
     key: list[str] | dict[str, ColumnRef] = Field(
         description="key columns (property = column name) or {property: column}"
     )
-    properties: dict[str, ColumnRef] = Field(default_factory=dict)
+    properties: dict[str, ColumnRef] = Field(
+        default_factory=dict, description="{node property: column}; a NULL value removes the property"
+    )
     where: str | None = Field(None, description="row filter, e.g. 'deleted = 0'; other rows are not in the graph")
 
     @field_validator("label")
@@ -169,7 +194,7 @@ class EntityRule(_Strict):
 class Endpoint(_Strict):
     """A node a relationship or property attaches to: its identity label and key."""
 
-    label: str
+    label: str = Field(description="the identity label (first label) of an entity rule's nodes")
     key: dict[str, ColumnRef] = Field(description="{node key property: column of this table}")
 
     _l = field_validator("label")(classmethod(lambda cls, v: _check_name(v, "label")))
@@ -188,17 +213,20 @@ class RelationRule(_Strict):
     """A row of ``table`` is one relationship."""
 
     name: str | None = Field(None, description="rule name, unique among relation rules; defaults to the table name")
-    table: str
-    type: str | None = None
-    type_from: FromColumn | None = None
-    from_: Endpoint = Field(alias="from")
-    to: Endpoint
+    table: str = Field(description="source table whose rows are the relationships")
+    type: str | None = Field(None, description="a fixed relationship type (give this or type_from)")
+    type_from: FromColumn | None = Field(
+        None, description="the type taken from a column's value through an allow-list (give this or type)"
+    )
+    from_: Endpoint = Field(alias="from", description="the start node (created as a stub if it is not there)")
+    to: Endpoint = Field(description="the end node (created as a stub if it is not there)")
     key: list[str] | None = Field(
         None,
-        description="columns identifying the row (its primary key); default: the endpoint and type columns",
+        description="columns identifying the row (its primary key); default: the key of an entity rule of the same "
+        "table, else the endpoint and type columns",
     )
-    properties: dict[str, ColumnRef] = Field(default_factory=dict)
-    where: str | None = None
+    properties: dict[str, ColumnRef] = Field(default_factory=dict, description="{relationship property: column}")
+    where: str | None = Field(None, description="row filter; other rows make no relationship")
 
     _t = field_validator("type")(classmethod(lambda cls, v: v if v is None else _check_name(v, "relationship type")))
     _p = field_validator("properties")(classmethod(lambda cls, v: _props(v)))
@@ -214,17 +242,20 @@ class PropertyRule(_Strict):
     """A row of a key/value (EAV) table is one property of an owner node."""
 
     name_: str | None = Field(None, alias="rule", description="rule name; defaults to the table name")
-    table: str
-    owner: Endpoint
+    table: str = Field(description="source (key/value) table")
+    owner: Endpoint = Field(description="the node the property belongs to (created as a stub if it is not there)")
     name: str = Field(description="column holding the attribute name")
     value: ColumnRef = Field(description="column holding the attribute value")
-    as_: Literal["node_property", "property_node"] = Field("node_property", alias="as")
+    as_: Literal["node_property", "property_node"] = Field(
+        "node_property", alias="as",
+        description="node_property: owner[name] = value; property_node: (owner)-[rel_type]->(:label {name, value})",
+    )
     label: str = Field("Property", description="label of property nodes (as: property_node)")
     rel_type: str = Field("HAS_PROPERTY", description="type of owner -> property node relationships")
     key: list[str] | None = Field(
         None, description="columns identifying the row; default: the owner key columns and the name column"
     )
-    where: str | None = None
+    where: str | None = Field(None, description="row filter; other rows give no property")
 
     _l = field_validator("label", "rel_type")(classmethod(lambda cls, v: _check_name(v, "name")))
 
@@ -232,8 +263,10 @@ class PropertyRule(_Strict):
 class MappingFile(_Strict):
     """One mapping file: how the tables of one source schema become graph elements."""
 
-    source: Source = Field(default_factory=Source)
-    options: Options = Field(default_factory=Options)
-    entities: list[EntityRule] = Field(default_factory=list)
-    relations: list[RelationRule] = Field(default_factory=list)
-    properties: list[PropertyRule] = Field(default_factory=list)
+    source: Source = Field(default_factory=Source, description="where the rows come from")
+    options: Options = Field(default_factory=Options, description="value conversion defaults for every rule")
+    entities: list[EntityRule] = Field(default_factory=list, description="rules: a row is a node")
+    relations: list[RelationRule] = Field(default_factory=list, description="rules: a row is a relationship")
+    properties: list[PropertyRule] = Field(
+        default_factory=list, description="rules: a key/value row is a property of a node, or a property node"
+    )

@@ -136,23 +136,23 @@ class Mapping:
                 self._add(schema, c)
         for f in self.files:
             m, schema = f.model, f.model.source.schema_
-            for rule in m.relations:
-                own = entity_by_table.get((schema, rule.table))
-                if rule.key:
-                    key_cols = list(rule.key)
+            for rel in m.relations:
+                own = entity_by_table.get((schema, rel.table))
+                if rel.key:
+                    key_cols = list(rel.key)
                 elif own is not None:
                     key_cols = own.keys.columns
                 else:
-                    key_cols = [column_name(r) for r in rule.from_.key.values()]
-                    key_cols += [column_name(r) for r in rule.to.key.values() if column_name(r) not in key_cols]
-                    if rule.type_from:
-                        key_cols.append(rule.type_from.column)
-                self._add(schema, RelationCompiled(rule, m.options, rule.name or rule.table, key_cols))
-            for rule in m.properties:
-                key_cols = list(rule.key) if rule.key else [column_name(r) for r in rule.owner.key.values()] + [rule.name]
-                owner = entity_by_label.get(rule.owner.label)
-                reserved = set(rule.owner.key) | (set(owner.key_props) | set(owner.props.names) if owner else set())
-                self._add(schema, PropertyCompiled(rule, m.options, rule.name_ or rule.table, key_cols, reserved))
+                    key_cols = [column_name(r) for r in rel.from_.key.values()]
+                    key_cols += [column_name(r) for r in rel.to.key.values() if column_name(r) not in key_cols]
+                    if rel.type_from:
+                        key_cols.append(rel.type_from.column)
+                self._add(schema, RelationCompiled(rel, m.options, rel.name or rel.table, key_cols))
+            for prop in m.properties:
+                key_cols = list(prop.key) if prop.key else [column_name(r) for r in prop.owner.key.values()] + [prop.name]
+                owner = entity_by_label.get(prop.owner.label)
+                reserved = set(prop.owner.key) | (set(owner.key_props) | set(owner.props.names) if owner else set())
+                self._add(schema, PropertyCompiled(prop, m.options, prop.name_ or prop.table, key_cols, reserved))
         self._lookup: dict[TableId, list[Rule]] = {}
         for e in self.rules():
             if isinstance(e, EntityCompiled):

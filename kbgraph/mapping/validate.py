@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kbgraph.mapping.model import Column, ColumnRef, Endpoint, EntityRule, PropertyRule, RelationRule
 from kbgraph.mapping.where import compile_where
@@ -132,7 +132,7 @@ def _columns_named(base: Loc, rule: EntityRule | RelationRule | PropertyRule) ->
         yield from _key_list(base + ("key",), rule.key)
 
 
-def _rules(lf: "LoadedFile") -> Iterator[tuple[Loc, EntityRule | RelationRule | PropertyRule]]:
+def _rules(lf: "LoadedFile") -> Iterator[tuple[Loc, Any]]:
     m = lf.model
     for kind, rules in (("entities", m.entities), ("relations", m.relations), ("properties", m.properties)):
         for i, rule in enumerate(rules):

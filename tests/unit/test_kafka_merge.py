@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from kbgraph.sources.kafka.merge import OrderedMerge
-from kbgraph.sources.kafka.order import debezium_position, record_position
+from kbgraph.sources.kafka.order import binlog_order, debezium_position, record_position
 
 WAIT = 0.3
 
@@ -158,8 +158,14 @@ def test_only_debezium_records_have_a_key() -> None:
     class Rec:
         value = DBZ
 
-    assert record_position("debezium", Rec()) == ("mariadb-bin.000005", 27139823, 0)
+    assert record_position("debezium", Rec()) == (("mariadb-bin.", 5), 27139823, 0)
     assert record_position("maxwell", Rec()) is None and record_position(None, Rec()) is None
+
+
+def test_the_binlog_file_number_compares_as_a_number() -> None:
+    """MariaDB numbers its files with six digits, then seven: ``….999999`` comes before ``….1000000``."""
+    assert binlog_order(("mariadb-bin.999999", 900, 2)) < binlog_order(("mariadb-bin.1000000", 4, 0))
+    assert binlog_order(("b.000002", 7, 3)) < binlog_order(("b.000002", 7, 4)) < binlog_order(("b.000002", 8, 0))
 
 
 def test_a_held_record_stops_later_records_of_other_partitions_but_not_earlier_ones() -> None:

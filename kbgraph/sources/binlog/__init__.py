@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from kbgraph.errors import SourceError
 
 if TYPE_CHECKING:
-    from kbgraph.mapping.compiled import Mapping
+    from kbgraph.mapping.rules import Mapping
     from kbgraph.settings import Settings
     from kbgraph.sources.binlog.reader import BinlogSource
 

@@ -14,6 +14,9 @@ a change the mapping or the graph rejects goes there too, through ``dead_letter(
 A primary-key change that Debezium wrote as delete, tombstone and create is joined back into one
 update when the three sit together in a partition (``keychange.py``).
 
+Records a Debezium connector wrote twice (it delivers at least once) are skipped by their source
+position, counted as ``replayed`` and logged (``replay.py``).
+
 Records that yield no change (tombstones, DDL, heartbeats, tables no rule maps) are counted and
 logged; when the last records of a poll for a partition are such records, a position-only change
 (empty table name, no rows, see ``position_marker``) moves the checkpoint past them.
@@ -36,8 +39,9 @@ from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
 from kbgraph.sources.kafka.merge import DEFAULT_WAIT_MS, OrderedMerge
 from kbgraph.sources.kafka.message import DDL, TOMBSTONE, DecodeError
-from kbgraph.sources.kafka.order import record_position
+from kbgraph.sources.kafka.order import record_position, replay_key
 from kbgraph.sources.kafka.rebalance import make_listener
+from kbgraph.sources.kafka.replay import ReplayGuard, source_key
 from kbgraph.sources.kafka.topics import TopicWatch
 
 log = logging.getLogger(__name__)
@@ -89,13 +93,14 @@ class KafkaSource:
         self._is_mapped: dict[tuple[str | None, str], bool] = {}
         self.consumer: Any = None
         self.counts = {"records": 0, "changes": 0, "tombstones": 0, "control": 0, "ddl": 0, "unmapped": 0, "dead_letters": 0,
-                       "revoked": 0}
+                       "revoked": 0, "replayed": 0}
         self.dead_by_kind: dict[str, int] = {}  # dead letters the source itself sent (records that do not decode)
         self._lettered: dict[tuple[str, int, int, int | None], None] = {}  # dead letters sent (a retried batch repeats the hook)
         self._owned: set[Any] = set()  # TopicPartitions assigned now
         self._skip: dict[Any, tuple[int, int]] = {}  # tp -> (offset, rows already committed of that record)
         self._keys = KeyChanges()  # the delete of a key change, per partition, until its create arrives
         self._yielded: dict[Any, Any] = {}  # tp -> last position value yielded since assignment
+        self._replays = ReplayGuard()
         self._latest: dict[str, Any] = {}  # latest merged checkpoint from committed()
         self._listener_error: BaseException | None = None
         self._kafka_committed: dict[Any, int] = {}
@@ -201,6 +206,11 @@ class KafkaSource:
                 self._reject(rec, str(e))
                 pending_end = rec.offset + 1
                 continue
+            at = replay_key(self.router.format_of(tp.topic), rec) if decoded.changes else None
+            if at is not None and self._replays.is_replay(tp, rec, at):
+                counts["replayed"] += 1
+                pending_end = rec.offset + 1
+                continue
             changes = decoded.changes
             if tp in self._keys:
                 joined = self._keys.join(tp, rec, decoded)
@@ -224,6 +234,8 @@ class KafkaSource:
                     if s is not None and s[0] == rec.offset:
                         skip = s[1]
                 changes = stamp(changes, rec, self.router.format_of(rec.topic), skip)
+                if at is not None and changes:
+                    changes[-1].position[source_key(key)] = list(at)
                 if len(changes) == 1 and starts_key_change(changes[0], rec):
                     self._keys.hold(tp, changes[0])  # wait for its create (Debezium's three records)
                     self._merge.hold(tp, self._position(changes[0]))  # and nothing after it passes meanwhile
@@ -375,6 +387,7 @@ class KafkaSource:
                 self.consumer.seek_to_beginning(tp)
             else:
                 raise SourceError(f"checkpoint value {v!r} of {tp.topic}[{tp.partition}] is not a Kafka position")
+            self._replays.load(tp, cp.get(source_key(partition_key(tp.topic, tp.partition))))
             self._owned.add(tp)
         self._merge.assign(partitions, self._clock)
         log.info("kafka: assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{cp.get(partition_key(tp.topic, tp.partition), 'start')}" for tp in partitions) or "nothing")
@@ -390,6 +403,7 @@ class KafkaSource:
         for tp in partitions:
             self._owned.discard(tp)
             self._yielded.pop(tp, None)
+            self._replays.forget(tp)
             self._skip.pop(tp, None)
             self._keys.forget(tp)  # never yielded: the next owner reads it again
             self._kafka_committed.pop(tp, None)
@@ -401,6 +415,7 @@ class KafkaSource:
         for tp in partitions:
             self._owned.discard(tp)
             self._yielded.pop(tp, None)
+            self._replays.forget(tp)
             self._skip.pop(tp, None)
             self._keys.forget(tp)
             self._kafka_committed.pop(tp, None)

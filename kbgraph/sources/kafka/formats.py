@@ -113,15 +113,15 @@ class Router:
             doc = orjson.loads(msg.value)
         except orjson.JSONDecodeError as e:
             raise DecodeError(f"not JSON (format not yet detected for topic {msg.topic!r}): {e}") from None
-        fmt = detect(doc)
-        if fmt is None:
+        found = detect(doc)
+        if found is None:
             raise DecodeError(
                 f"format of topic {msg.topic!r} not recognised (not Debezium, Maxwell, Canal or native); "
                 "set it with kafka_topics = ['<topic>:<format>']"
             )
-        log.info("topic %s: detected %s format", msg.topic, fmt)
-        dec = self._decoders[msg.topic] = new_decoder(fmt, self._types)
-        return dec.decode(msg) if fmt == "maxwell" else dec.decode_doc(doc)
+        log.info("topic %s: detected %s format", msg.topic, found)
+        dec = self._decoders[msg.topic] = new_decoder(found, self._types)
+        return dec.decode(msg) if found == "maxwell" else dec.decode_doc(doc)
 
 
 def stamp(changes: list[Change], msg: Message, fmt: str | None, skip: int = 0) -> list[Change]:

@@ -43,6 +43,7 @@ class ExactNumber(float):
     """A JSON number with a fraction: a float whose ``repr``/``str`` is the text it was written as."""
 
     __slots__ = ("text",)
+    text: str
 
     def __new__(cls, text: str) -> ExactNumber:
         obj = super().__new__(cls, text)

@@ -10,6 +10,11 @@ position: equal keys, which the merge keeps in arrival order.
 
 GTIDs are not used: MariaDB's are ordered only inside one domain, MySQL's not across servers.
 Records of other formats, and records without those fields, have no key (None).
+
+The same coordinates, with the server's id, tell a replay (``replay_key``): Debezium delivers at
+least once, and a connector that restarts without its last offset writes again, at new Kafka
+offsets, records it had written already. Inside one partition the source position of the records
+only grows, so a streamed record behind the last one read from that partition was seen before.
 """
 
 from __future__ import annotations
@@ -18,12 +23,22 @@ import json
 import re
 from typing import Any
 
+_NUMBERED = re.compile(r"(.*?)(\d+)$")
+
+
+def binlog_order(at: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``(file, pos, row)`` as a comparable key: the file's number as a number (``…bin.999999`` < ``…bin.1000000``)."""
+    file, pos, row = at
+    m = _NUMBERED.match(file)
+    return ((m.group(1), int(m.group(2))) if m else (file, -1), pos, row)
+
+
 _SOURCE = re.compile(rb'"source"\s*:\s*\{')
 _DECODER = json.JSONDecoder()
 
 
-def debezium_position(value: bytes | None) -> tuple[str, int, int] | None:
-    """``(file, pos, row)`` from the ``source`` block of a Debezium JSON value, or None.
+def source_block(value: bytes | None) -> dict[str, Any] | None:
+    """The ``source`` block of a Debezium JSON value, or None.
 
     Only the ``source`` object is parsed (the decoder has parsed the whole value already): with
     the JSON converter's schema a value is mostly schema, and this runs for every record.
@@ -45,7 +60,11 @@ def debezium_position(value: bytes | None) -> tuple[str, int, int] | None:
         src, _ = _DECODER.raw_decode(value[at:].decode("utf-8", "replace"))
     except ValueError:
         return None
-    if not isinstance(src, dict):
+    return src if isinstance(src, dict) else None
+
+
+def _coordinates(src: dict[str, Any] | None) -> tuple[str, int, int] | None:
+    if src is None:
         return None
     file, pos, row = src.get("file"), src.get("pos"), src.get("row")
     if not isinstance(file, str) or not file or not isinstance(pos, int) or isinstance(pos, bool):
@@ -53,8 +72,32 @@ def debezium_position(value: bytes | None) -> tuple[str, int, int] | None:
     return (file, pos, row if isinstance(row, int) and not isinstance(row, bool) else 0)
 
 
-def record_position(fmt: str | None, record: Any) -> tuple[str, int, int] | None:
-    """The merge key of a Kafka record of format ``fmt``."""
+def debezium_position(value: bytes | None) -> tuple[str, int, int] | None:
+    """``(file, pos, row)`` from the ``source`` block of a Debezium JSON value, or None."""
+    return _coordinates(source_block(value))
+
+
+def record_position(fmt: str | None, record: Any) -> tuple[Any, int, int] | None:
+    """The merge key of a Kafka record of format ``fmt`` (``binlog_order`` of its coordinates)."""
     if fmt != "debezium":
         return None
-    return debezium_position(getattr(record, "value", None))
+    at = debezium_position(getattr(record, "value", None))
+    return None if at is None else binlog_order(at)
+
+
+_STREAMED = (None, False, "false")  # Debezium's ``snapshot`` field of a streamed (not a snapshot) record
+
+
+def replay_key(fmt: str | None, record: Any) -> tuple[Any, str, int, int] | None:
+    """``(server_id, file, pos, row)`` of a streamed Debezium record, or None.
+
+    Snapshot records (``snapshot`` true, first, last, incremental…) share one position and state a
+    row's whole content, so they are never taken for a replay; nor is a record without coordinates.
+    """
+    if fmt != "debezium":
+        return None
+    src = source_block(getattr(record, "value", None))
+    at = _coordinates(src)
+    if at is None or src is None or src.get("snapshot") not in _STREAMED:
+        return None
+    return (src.get("server_id"), *at)
