@@ -15,24 +15,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from kbgraph.change import Change
 from kbgraph.errors import SourceError
 from kbgraph.sink.breaker import reason_group
 from kbgraph.sources.kafka.dlq import PREFIX
-
-
-class Record(NamedTuple):
-    """The original record a dead letter holds (what ``DeadLetters.send`` and the decoders read)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-    timestamp: int | None = None
+from kbgraph.sources.kafka.message import Message
 
 
 @dataclass
@@ -43,7 +32,7 @@ class KafkaLetter:
     stage: str  # decode | map
     fmt: str | None
     row: int | None
-    record: Record  # the original record, with its own topic, partition and offset
+    record: Message  # the original record, with its own topic, partition and offset
     changes: list[Change] = field(default_factory=list)  # decoded (none when it does not decode)
 
     @property
@@ -90,7 +79,7 @@ def reader_group(topic: str) -> str:
 def _letter(msg: Any) -> KafkaLetter:
     own = {k[len(PREFIX):]: (v or b"").decode("utf-8", "replace") for k, v in (msg.headers or []) if k.startswith(PREFIX)}
     original = [(k, v) for k, v in (msg.headers or []) if not k.startswith(PREFIX)]
-    rec = Record(own.get("topic", "?"), _int(own.get("partition")), _int(own.get("offset")), msg.key, msg.value, original)
+    rec = Message(own.get("topic", "?"), _int(own.get("partition")), _int(own.get("offset")), msg.key, msg.value, original)
     row = int(own["row"]) if own.get("row", "").isdigit() else None
     fmt = own.get("format")
     return KafkaLetter(msg.partition, msg.offset, own.get("reason", ""), own.get("stage", "?"),
