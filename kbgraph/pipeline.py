@@ -51,6 +51,14 @@ class RunStats:
     last_ts_ms: int | None = None  # source commit time of the last change written
     outage: Outage | None = None  # what the run waits for right now (an unreachable graph), if anything
     outages: int = 0  # outages waited out (or being waited out) in this run
+    # for the metrics hook: the last batch committed (its changes' ts_ms give commit-to-visible) and
+    # when; the graph transactions' latencies since the hook last took them; values written as NULL
+    batch: list[Any] = field(default_factory=list)
+    batches: int = 0  # batches committed in this run (a hook called again for the same one skips it)
+    committed_at: float | None = None  # time.time() of the last graph commit (checkpoint) of this run
+    commit_s: list[float] = field(default_factory=list)
+    unrepresentable: Any = None  # kbgraph.unrepresentable.Unrepresentable of the source, if it has one
+    source_dead: dict[str, int] | None = None  # dead letters a source sends itself, by kind (Kafka: decode)
 
     @property
     def rate(self) -> float:
@@ -166,6 +174,9 @@ class Pipeline:
                                  patience=patience, breaker=self.breaker)
             writer.position.update(start)
             stats.counts, stats.position = writer.counts, writer.position
+            writer.commit_seconds = stats.commit_s
+            stats.unrepresentable = getattr(source, "unrepresentable", None)
+            stats.source_dead = getattr(source, "dead_by_kind", None)
             reader = threading.Thread(target=self._read, args=(source, start), name="kbgraph-reader", daemon=True)
             reader.start()
             try:
@@ -213,6 +224,8 @@ class Pipeline:
             part, buf = buf[:n], buf[n:]
             boundary = max(0, boundary - n)
             writer.write(part)
+            stats.batch, stats.committed_at = part, time.time()
+            stats.batches += 1
             last = part[-1].change
             if last.ts_ms is not None:
                 stats.last_ts_ms = last.ts_ms
@@ -220,6 +233,7 @@ class Pipeline:
             source.committed(dict(writer.position))
             if self.progress is not None:
                 self.progress(stats)
+            del stats.commit_s[:]  # taken by the hook (or nobody wants them)
 
         while True:
             timeout = None

@@ -14,9 +14,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from kbgraph.checkpoint import read_checkpoint_info
-from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, schema_app, settings, target_of
+from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, schema_app, settings, target_of
 from kbgraph.cli.progress import ProgressReporter, line
-from kbgraph.errors import ChangeError
+from kbgraph.errors import ChangeError, KbgraphError
 from kbgraph.graph import schema as graph_schema
 from kbgraph.graph.batch import plan_groups
 from kbgraph.graph.cypher import DEAD_LETTER_LABEL
@@ -40,6 +40,10 @@ def validate(
                                                  show_default=False),
     mappings: Optional[list[Path]] = MappingsOpt,
     json_schema: bool = typer.Option(False, "--json-schema", help="print the mapping files' JSON Schema instead"),
+    check_source: bool = typer.Option(False, "--check-source", help="also check the mappings against the live "
+                                      "database (tables, columns, keys, types; reads information_schema only)"),
+    mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="the database for --check-source "
+                                            "(default: KBGRAPH_MYSQL_URL)", show_default=False),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Check mapping files; every problem is reported as file:line: key: message."""
@@ -61,6 +65,24 @@ def validate(
         table.add_row(r.name, r.kind, r.table, graph)
     console.print(table)
     console.print(f"[green]ok[/]: {len(m.files)} file(s), {len(m.rules())} rule(s), {len(m.tables())} table(s)")
+    if check_source:
+        _check_source(m, mysql_url or (s.mysql_url.get_secret_value() if s.mysql_url else None))
+
+
+def _check_source(m: Mapping, url: str | None) -> None:
+    from kbgraph.source_check import check_source
+    from kbgraph.sources.binlog.server import ConnInfo
+
+    if not url:
+        raise KbgraphError("--check-source needs the database: --mysql-url or KBGRAPH_MYSQL_URL")
+    conn = ConnInfo.from_url(url)
+    problems, checked = check_source(m, conn)
+    for line in problems:
+        err.print(line, highlight=False, markup=False, soft_wrap=True)
+    if problems:
+        err.print(f"{len(problems)} problem(s) against {conn.where()}", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/]: {checked} table(s) on {conn.where()} have every mapped column", highlight=False)
 
 
 def _cypher_value(v: Any) -> str:
@@ -177,6 +199,9 @@ def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = Fal
         console.print(f"[green]done[/]: {line(stats)}", highlight=False)
         if stats.counts.graph:
             console.print("graph: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in stats.counts.graph.items()))
+        if stats.unrepresentable is not None and stats.unrepresentable.total:
+            console.print("written as NULL (zero or partial dates the graph cannot represent): "
+                          + stats.unrepresentable.summary(), highlight=False)
     return stats
 
 

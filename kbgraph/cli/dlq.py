@@ -9,6 +9,7 @@ import orjson
 import typer
 
 from kbgraph import deadletters as dl
+from kbgraph.cli import dlq_kafka
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings, target_of
 from kbgraph.errors import KbgraphError
 from kbgraph.mapping import compile_mappings
@@ -20,6 +21,15 @@ app.add_typer(dlq_app, name="dlq")
 ReasonOpt = typer.Option(None, "--reason", help="only dead letters whose reason contains this text")
 TableOpt = typer.Option(None, "--table", help="only dead letters of this table")
 IdsArg = typer.Argument(None, help="dead-letter ids (as `dlq show` prints them)")
+FromOpt = typer.Option("graph", "--from", help="graph: the :KbDeadLetter store; kafka: the Kafka source's "
+                       "dead-letter topic (kafka_dlq_topic, default <group>.dlq)")
+KafkaOpt = typer.Option(None, "--kafka", help="--from kafka: bootstrap servers (default KBGRAPH_KAFKA_BOOTSTRAP)")
+
+
+def _kafka(source: str) -> bool:
+    if source not in ("graph", "kafka"):
+        raise KbgraphError(f"--from must be graph or kafka, not {source!r}")
+    return source == "kafka"
 
 
 def _json(value: object) -> str:
@@ -35,9 +45,12 @@ def _mapping_or_none(mappings: Optional[list[Path]], default: list[Path]) -> Map
 
 @dlq_app.command("list")
 def dlq_list(pipeline: Optional[str] = PipelineOpt, table: Optional[str] = TableOpt,
-             reason: Optional[str] = ReasonOpt, config: Optional[Path] = ConfigOpt) -> None:
+             reason: Optional[str] = ReasonOpt, source: str = FromOpt, kafka: Optional[str] = KafkaOpt,
+             mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
     """Dead letters grouped by reason: how many, of which tables, first and last position."""
-    s = settings(config, pipeline=pipeline)
+    s = settings(config, pipeline=pipeline, kafka_bootstrap=kafka)
+    if _kafka(source):
+        return dlq_kafka.list_(s, _mapping_or_none(mappings, s.mappings), table, reason)
     target = target_of(s)
     with target.driver() as driver:
         groups = dl.groups(dl.stream(driver, target.database, s.pipeline, reason=reason, table=table))
@@ -57,11 +70,14 @@ def dlq_list(pipeline: Optional[str] = PipelineOpt, table: Optional[str] = Table
 def dlq_show(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = PipelineOpt,
              table: Optional[str] = TableOpt, reason: Optional[str] = ReasonOpt,
              limit: int = typer.Option(20, "--limit", help="show at most this many"),
+             source: str = FromOpt, kafka: Optional[str] = KafkaOpt,
              mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
     """Each dead letter: id, table, op, key, position, reason and the row images."""
-    s = settings(config, pipeline=pipeline)
-    target = target_of(s)
+    s = settings(config, pipeline=pipeline, kafka_bootstrap=kafka)
     m = _mapping_or_none(mappings, s.mappings)
+    if _kafka(source):
+        return dlq_kafka.show(s, m, ids, table, reason, limit)
+    target = target_of(s)
     with target.driver() as driver:
         letters = dl.load(driver, target.database, s.pipeline, reason=reason, table=table, ids=ids, limit=limit)
     for d in letters:
@@ -78,12 +94,15 @@ def dlq_show(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = Pipeli
 @dlq_app.command("replay")
 def dlq_replay(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = PipelineOpt,
                table: Optional[str] = TableOpt, reason: Optional[str] = ReasonOpt,
+               source: str = FromOpt, kafka: Optional[str] = KafkaOpt,
                mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
     """Apply dead letters again (after fixing the mapping or the data); those applied leave the store,
     those that still fail stay. Exit 1 when some still fail."""
-    s = settings(config, pipeline=pipeline)
-    target = target_of(s)
+    s = settings(config, pipeline=pipeline, kafka_bootstrap=kafka)
     m = compile_mappings(mappings or s.mappings)
+    if _kafka(source):
+        return dlq_kafka.replay(s, m, ids, table, reason)
+    target = target_of(s)
     with target.driver() as driver:
         which = dl.ids(driver, target.database, s.pipeline, reason=reason, table=table, only=ids)
         result = dl.replay(driver, target.database, s.pipeline, m, which, batch_size=s.batch_size)
@@ -100,11 +119,15 @@ def dlq_purge(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = Pipel
               table: Optional[str] = TableOpt, reason: Optional[str] = ReasonOpt,
               all_: bool = typer.Option(False, "--all", help="every dead letter of the pipeline"),
               yes: bool = typer.Option(False, "--yes", "-y", help="do not ask"),
-              config: Optional[Path] = ConfigOpt) -> None:
-    """Delete dead letters for good: by id, --reason, --table, or --all."""
+              source: str = FromOpt, kafka: Optional[str] = KafkaOpt,
+              mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
+    """Delete dead letters for good: by id, --reason, --table, or --all. From Kafka: move the
+    dead-letter topic's reader group past them (the topic's retention removes the records)."""
     if not (ids or table or reason or all_):
         raise KbgraphError("say which dead letters to purge: ids, --reason, --table, or --all")
-    s = settings(config, pipeline=pipeline)
+    s = settings(config, pipeline=pipeline, kafka_bootstrap=kafka)
+    if _kafka(source):
+        return dlq_kafka.purge(s, _mapping_or_none(mappings, s.mappings), ids, table, reason, yes)
     target = target_of(s)
     with target.driver() as driver:
         n = len(dl.ids(driver, target.database, s.pipeline, reason=reason, table=table, only=ids))

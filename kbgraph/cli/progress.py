@@ -20,7 +20,9 @@ def line(stats: RunStats) -> str:
     lag = f", lag {stats.lag_ms / 1000:.1f} s" if stats.lag_ms is not None else ""
     dead = f", [red]{c.dead_letters:,} dead letters[/]" if c.dead_letters else ""
     waiting = f"[yellow]{stats.outage.describe()}[/] — " if stats.outage is not None else ""
-    return (f"{waiting}{c.changes:,} changes in {c.transactions:,} transactions, {stats.rate:,.0f}/s{lag}{dead}"
+    gaps = stats.unrepresentable.total if stats.unrepresentable is not None else 0
+    nulls = f", [yellow]{gaps:,} unrepresentable values as NULL[/]" if gaps else ""
+    return (f"{waiting}{c.changes:,} changes in {c.transactions:,} transactions, {stats.rate:,.0f}/s{lag}{dead}{nulls}"
             f" — at {_short(stats.position)}")
 
 

@@ -82,6 +82,9 @@ def snapshot(
     console.print(f"[green]snapshot done[/]: {source.rows:,} rows read, {stats.counts.changes:,} applied, "
                   f"{rate:,.0f} rows/s; `kbgraph sync --source binlog` continues at {fp['file']}:{fp['pos']}"
                   + (f" (GTID {fp['gtid']})" if fp.get("gtid") else ""), highlight=False)
+    if source.unrepresentable.total:
+        console.print("written as NULL (zero or partial dates the graph cannot represent): "
+                      + source.unrepresentable.summary(), highlight=False)
 
 
 def _streaming_from(checkpoint: dict[str, Any]) -> str | None:

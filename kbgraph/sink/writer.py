@@ -10,6 +10,7 @@ with ``on_error="stop"``, the run stops with the checkpoint just before it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -44,6 +45,7 @@ class Counts:
     dead_letters: int = 0
     transactions: int = 0
     graph: dict[str, int] = field(default_factory=dict)  # nodes_created, relationships_deleted, ...
+    dead_by_kind: dict[str, int] = field(default_factory=dict)  # reason_kind -> dead letters
 
     def add_summary(self, counters: Any) -> None:
         for name in ("nodes_created", "nodes_deleted", "relationships_created", "relationships_deleted",
@@ -51,6 +53,27 @@ class Counts:
             v = getattr(counters, name, 0)
             if v:
                 self.graph[name] = self.graph.get(name, 0) + v
+
+
+# The bounded set of dead-letter reason *kinds* (the metric's label; the reason text itself is free).
+_KINDS = (
+    ("graph rejected", "graph"),
+    ("cannot convert", "conversion"),
+    ("is not an allowed", "allow_list"),
+    ("is NULL", "null_key"),
+    ("cannot be a key", "key_value"),
+    ("attribute", "attribute"),
+    ("mapped in several schemas", "schema"),
+)
+
+
+def reason_kind(reason: str) -> str:
+    """``graph``, ``conversion``, ``allow_list``, ``null_key``, ``key_value``, ``attribute``, ``schema``
+    or ``other``: what a dead letter's reason is about, for counting (never the free text)."""
+    for text, kind in _KINDS:
+        if text in reason:
+            return kind
+    return "other"
 
 
 class GraphUnavailable(KbgraphError):
@@ -100,6 +123,8 @@ class GraphWriter:
         # dead letters there instead of moving a checkpoint
         self._cp = checkpoint or cypher.checkpoint_write()
         self._dl = cypher.dead_letter_write()
+        # seconds each graph transaction took, appended when a list is given (the pipeline's metrics)
+        self.commit_seconds: list[float] | None = None
 
     # -- public --------------------------------------------------------------------------------
     def write(self, items: list[Item]) -> None:
@@ -181,7 +206,11 @@ class GraphWriter:
         log.warning("a commit whose answer was lost had happened (the checkpoint is at %s): not written again", batch)
         c = self.counts
         c.changes += len(items)
-        c.dead_letters += sum(1 for it in items if it.error is not None)
+        for it in items:
+            if it.error is not None:
+                c.dead_letters += 1
+                kind = reason_kind(str(it.error))
+                c.dead_by_kind[kind] = c.dead_by_kind.get(kind, 0) + 1
         c.transactions += 1
         self.position.update(batch)
         self._hooked.difference_update(id(it.change) for it in items)
@@ -206,11 +235,13 @@ class GraphWriter:
     def _commit(self, items: list[Item]) -> None:
         position: dict[str, Any] = {}
         dead: list[dict[str, Any]] = []
+        kinds: list[str] = []
         ops: list[GraphOp] = []
         for it in items:
             position.update(it.change.position)
             if it.error is not None:
                 dead.append(_dead_letter_row(it.change, str(it.error)))
+                kinds.append(reason_kind(dead[-1]["reason"]))
                 if self.dead_letter_hook is not None and id(it.change) not in self._hooked:
                     self._hooked.add(id(it.change))
                     self.dead_letter_hook(it.change, str(it.error))
@@ -233,9 +264,14 @@ class GraphWriter:
             tx.run(self._cp, params).consume()
             return summaries
 
+        began = time.perf_counter()
         with self.driver.session(database=self.database) as session:
             summaries = session.execute_write(work)
+        if self.commit_seconds is not None:
+            self.commit_seconds.append(time.perf_counter() - began)
         c = self.counts
+        for kind in kinds:
+            c.dead_by_kind[kind] = c.dead_by_kind.get(kind, 0) + 1
         c.changes += len(items)
         c.statements += len(groups)
         c.dead_letters += len(dead)

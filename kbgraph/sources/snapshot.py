@@ -38,6 +38,7 @@ from kbgraph.sources.binlog.errors import mysql_error_line
 from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.server import quote_ident
 from kbgraph.sources.binlog.tables import MappedTables
+from kbgraph.unrepresentable import Unrepresentable
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 
@@ -70,6 +71,7 @@ class SnapshotSource:
         self.final_position: dict[str, Any] | None = None  # set once every row was read
         self.rows = 0
         self.seconds = 0.0
+        self.unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
 
     # ------------------------------------------------------------------ Source protocol
 
@@ -81,6 +83,8 @@ class SnapshotSource:
             server.check_server(ctl, where)
             tables = self._resolve(ctl)
             server.check_tables_readable(ctl, tables, where)
+            for schema, table in tables:  # every mapped column exists, before any row is read
+                self.tables.check_columns(schema, table, [c.name for c in table_columns(ctl, schema, table, mariadb)])
         finally:
             ctl.close()
         snap = start.get("snapshot") or {}
@@ -248,7 +252,9 @@ class SnapshotSource:
                 key = [row[j] for j in key_at]
                 for j, fix in fixes:
                     if row[j] is not None:
-                        row[j] = fix(row[j])
+                        v = row[j] = fix(row[j])
+                        if v is None:  # a zero or partial date, the zero TIMESTAMP: NULL, counted
+                            self.unrepresentable.add(label, names[j], raw[j])
                 position = {**base, "snapshot": {"done": False, "table": label, "after": encode_key(key)}}
                 yield Change(table, "insert", None, dict(zip(names, row)), position, schema, tx, i == last)
             after = [rows[-1][j] for j in key_at]

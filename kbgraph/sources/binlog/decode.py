@@ -19,7 +19,7 @@ UUID, INET6        their text form, as MariaDB prints it
 JSON               the parsed document (MariaDB logs JSON as text); a string document is a
                    ``JsonString`` (``kbgraph.jsondoc``), never parsed again
 SET                a ``set`` of its members (empty set: ``set()``; the library says None)
-zero DATE/DATETIME None
+zero DATE/DATETIME None (also partial dates such as 0701-00-00; counted: ``kbgraph.unrepresentable``)
 =================  ======================================================================
 """
 
@@ -36,6 +36,8 @@ from typing import Any
 from kbgraph.jsondoc import parse_json
 
 EMPTY_SET = "empty set"  # pymysqlreplication.constants.NONE_SOURCE.EMPTY_SET
+OUT_OF_RANGE = "out of "  # NONE_SOURCE.OUT_OF_DATE_RANGE, ..._DATETIME_RANGE, ..._DATETIME2_RANGE: zero/partial dates
+_DATES = ("date", "datetime", "timestamp")
 _F32 = struct.Struct("<f")
 UTC = timezone.utc
 
@@ -159,13 +161,19 @@ _BINLOG_FIX: dict[str, Fix] = {
 
 
 class RowFixer:
-    """Normalises binlog row images of one table in place (only the columns that need it)."""
+    """Normalises binlog row images of one table in place (only the columns that need it).
 
-    __slots__ = ("fixes", "sets")
+    With ``gaps`` (``kbgraph.unrepresentable.Unrepresentable``), an after image's value that becomes
+    NULL here (the zero TIMESTAMP) or that the library already gave as NULL because no calendar has
+    it (zero and partial DATE / DATETIME: its "none source" says out of range) is counted."""
 
-    def __init__(self, columns: list[ColumnKind], json_text: bool = False) -> None:
+    __slots__ = ("dates", "fixes", "gaps", "sets", "where")
+
+    def __init__(self, columns: list[ColumnKind], json_text: bool = False, where: str = "", gaps: Any = None) -> None:
         self.fixes: list[tuple[str, Fix]] = []
         self.sets: list[str] = []
+        self.where, self.gaps = where, gaps
+        self.dates = [c.name for c in columns if c.data_type in _DATES] if gaps is not None else []
         for col in columns:
             if json_text and col.data_type == "json":  # kept as the text the server logged (publish)
                 continue
@@ -177,16 +185,22 @@ class RowFixer:
                 self.fixes.append((col.name, _BINLOG_FIX[col.data_type]))
 
     def __bool__(self) -> bool:
-        return bool(self.fixes or self.sets)
+        return bool(self.fixes or self.sets or self.dates)
 
-    def __call__(self, values: dict[str, Any], none_sources: dict[str, str]) -> dict[str, Any]:
+    def __call__(self, values: dict[str, Any], none_sources: dict[str, str], after: bool = False) -> dict[str, Any]:
         for name, fix in self.fixes:
             v = values.get(name)
             if v is not None:
-                values[name] = fix(v)
+                fixed = values[name] = fix(v)
+                if fixed is None and after and self.gaps is not None:
+                    self.gaps.add(self.where, name, v)
         for name in self.sets:
             if values.get(name) is None and none_sources.get(name) == EMPTY_SET:
                 values[name] = set()
+        if after and none_sources and self.dates:
+            for name in self.dates:
+                if none_sources.get(name, "").startswith(OUT_OF_RANGE):
+                    self.gaps.add(self.where, name)
         return values
 
 

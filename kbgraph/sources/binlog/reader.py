@@ -43,6 +43,7 @@ from kbgraph.sources.binlog.errors import LOST_CONNECTION, error_code, stream_er
 from kbgraph.sources.binlog.policy import statement_changes
 from kbgraph.sources.binlog.position import MariaGtidState, MysqlGtidState, Position
 from kbgraph.sources.binlog.tables import MappedTables
+from kbgraph.unrepresentable import Unrepresentable
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,13 @@ class BinlogSource:
         self._ctl: pymysql.connections.Connection | None = None
         self._stream: BinLogStreamReader | None = None
         self._fixers: dict[tuple[str, str], RowFixer] = {}
+        self._table_ids: dict[tuple[str, str], int] = {}  # the table-map id each table's columns were checked at
         self._mariadb = True
         self._resume: dict[str, Any] = {}  # position fragment after the last change yielded (or whole tx read)
         self.reconnects = 0
         self.reconnected_at: list[Position] = []  # where each reconnect resumed (for tests / logs)
         self.events = 0  # events read since the last (re)connect
+        self.unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
 
     # ------------------------------------------------------------------ Source protocol
 
@@ -284,6 +287,16 @@ class BinlogSource:
                 if not in_tx:  # rows outside BEGIN (should not happen): a transaction of their own
                     in_tx, tx_file, tx_pos, tx_id = True, file, ev.packet.log_pos - ev.packet.event_size, None
                     gtid_before = str(gtids)
+                if self._table_ids.get((schema, table)) != ev.table_id:
+                    # a table map not seen before: the table's columns first seen, or seen again after DDL
+                    # (also DDL the binlog does not hold, e.g. run with sql_log_bin=0): every mapped column
+                    # must be there (its name is logged with binlog_row_metadata=FULL)
+                    names = [c.name for c in ev.columns]
+                    if all(isinstance(n, str) and n for n in names):
+                        tables.check_columns(schema, table, names)
+                    if (schema, table) in self._table_ids:
+                        self._fixers.pop((schema, table), None)  # its column types may have changed too
+                    self._table_ids[(schema, table)] = ev.table_id
                 fixer = self._fixer(schema, table)
                 ts_ms = ev.timestamp * 1000
                 tx = tx_id or f"{tx_file}:{tx_pos}"
@@ -305,7 +318,7 @@ class BinlogSource:
                     if key_a is not None:
                         after = row[key_a]
                         if fixer:
-                            fixer(after, row["after_none_sources" if op == "update" else "none_sources"])
+                            fixer(after, row["after_none_sources" if op == "update" else "none_sources"], True)
                     if held is not None:
                         held.position = self._resume = {"file": tx_file, "pos": tx_pos, "gtid": gtid_before,
                                                         "index": count - 1}
@@ -391,5 +404,6 @@ class BinlogSource:
             except pymysql.err.MySQLError:
                 self._ctl = self.conn.connect()
             fixer = self._fixers[(schema, table)] = RowFixer(table_columns(self._ctl, schema, table, self._mariadb),
-                                                             json_text=self.describe_events)
+                                                             json_text=self.describe_events, where=f"{schema}.{table}",
+                                                             gaps=self.unrepresentable)
         return fixer

@@ -13,7 +13,11 @@ class MappedTables:
         self,
         pairs: Iterable[tuple[str | None, str]],
         columns: Callable[[str | None, str], set[str]] | None = None,
+        check: Callable[[str | None, str, Any], None] | None = None,
     ) -> None:
+        # check(schema, table, column names): raises SourceError naming the mapping's file:line for
+        # each mapped column the table lacks (kbgraph.mapping.source_columns)
+        self.check = check
         self.pairs = sorted(set(pairs), key=lambda p: (p[0] or "", p[1]))
         self._columns = columns
         self._exact = {p for p in self.pairs if p[0] is not None}
@@ -22,7 +26,14 @@ class MappedTables:
 
     @classmethod
     def from_mapping(cls, mapping: Any) -> "MappedTables":
-        return cls(mapping.tables(), mapping.columns)
+        from kbgraph.mapping.source_columns import column_check
+
+        return cls(mapping.tables(), mapping.columns, column_check(mapping))
+
+    def check_columns(self, schema: str | None, table: str, columns: Any) -> None:
+        """Stop (SourceError) when the mappings name a column ``schema.table`` does not have."""
+        if self.check is not None:
+            self.check(schema, table, columns)
 
     def matches(self, schema: str, table: str) -> bool:
         key = (schema, table)

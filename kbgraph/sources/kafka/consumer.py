@@ -33,6 +33,7 @@ from typing import Any
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
 from kbgraph.sources import SourceContext
+from kbgraph.mapping.source_columns import first_images
 from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
@@ -87,10 +88,13 @@ class KafkaSource:
         self.dlq = DeadLetters(bootstrap, dlq_topic or f"{group}.dlq", producer_options)
         self.consumer_options = {**DEFAULT_CONSUMER, **(consumer_options or {})}
         self._mapped = mapped  # a Mapping (rules_for) or None to pass every table on
+        # a mapped column absent from a table's first records stops the run (a typo would be silent)
+        self._images = first_images(mapped) if mapped is not None else None
         self._is_mapped: dict[tuple[str | None, str], bool] = {}
         self.consumer: Any = None
         self.counts = {"records": 0, "changes": 0, "tombstones": 0, "control": 0, "ddl": 0, "unmapped": 0, "dead_letters": 0,
                        "revoked": 0, "replayed": 0}
+        self.dead_by_kind: dict[str, int] = {}  # dead letters the source itself sent (records that do not decode)
         self._lettered: dict[tuple[str, int, int, int | None], None] = {}  # dead letters sent (a retried batch repeats the hook)
         self._owned: set[Any] = set()  # TopicPartitions assigned now
         self._skip: dict[Any, tuple[int, int]] = {}  # tp -> (offset, rows already committed of that record)
@@ -154,6 +158,8 @@ class KafkaSource:
             for tp in self._keys.expired():  # a key change whose create went to another partition
                 self._buffer(tp, self._release(tp))
             for change in self._merge.release(self._clock):
+                if self._images is not None:
+                    self._images.observe(change.schema, change.table, change.after or change.before)
                 yield change
                 if ctx.stopping.is_set():
                     return  # what is still buffered was not handed on: read again from the checkpoint
@@ -327,6 +333,7 @@ class KafkaSource:
         if self.on_error == "stop":
             raise StopAtCheckpoint(f"cannot decode Kafka record {where}: {reason}; stopped with the checkpoint before it")
         self.counts["dead_letters"] += 1
+        self.dead_by_kind["decode"] = self.dead_by_kind.get("decode", 0) + 1  # for the metrics (by reason kind)
         self.dlq.send(rec, reason, "decode", self.router.format_of(rec.topic))
 
     def _commit_to_kafka(self, sync: bool = False, only: set[Any] | None = None, again: bool = False) -> None:

@@ -1,0 +1,142 @@
+"""``kbgraph validate --check-source``: the mappings against a live MySQL / MariaDB database.
+
+Read-only: it selects from ``information_schema`` (TABLES, COLUMNS, STATISTICS) and nothing else,
+so any user that can see the tables can run it. One line per problem, ``file:line: …``:
+
+* a mapped table does not exist (in its schema, or in any schema when the file names none);
+* a mapped column is not in the table (the same comparison the sources make at run time,
+  ``kbgraph.mapping.source_columns``);
+* a rule's key columns are not the table's primary key (nor a unique key without NULLs): two rows
+  with the same key values would be one graph element;
+* a column's declared ``type:`` cannot come from the column's SQL type (``type: date`` over an INT).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kbgraph.mapping.rules import Mapping
+from kbgraph.mapping.source_columns import Need, missing, needs, needs_for, table_lines
+from kbgraph.mapping.validate import _rule_name, _rules
+from kbgraph.sources.binlog.server import ConnInfo
+
+SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+
+_NUMERIC = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "float",
+            "double", "real", "year"}
+_BIT = {"bit", "bool", "boolean"}
+_TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
+_BINARY = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+_DATE = {"date", "datetime", "timestamp"}
+# declared `type:` -> SQL data types a value of it can come from (text converts to anything)
+COMPATIBLE: dict[str, set[str]] = {
+    "int": _NUMERIC | _BIT | _TEXT,
+    "float": _NUMERIC | _TEXT,
+    "decimal": _NUMERIC | _TEXT,
+    "bool": _NUMERIC | _BIT | _TEXT,
+    "date": _DATE | _TEXT,
+    "datetime": _DATE | _TEXT,
+    "time": {"time"} | _TEXT,
+    "json": {"json"} | _TEXT,
+    "bytes": _BINARY | _TEXT,
+}
+
+
+def type_problem(declared: str | None, data_type: str) -> bool:
+    """Whether a column of SQL ``data_type`` cannot give a value of the declared ``type:``."""
+    allowed = COMPATIBLE.get(declared or "")
+    return allowed is not None and data_type.lower() not in allowed
+
+
+def _resolve(cur: Any, schema: str | None, table: str) -> list[str]:
+    if schema is not None:
+        cur.execute("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
+                    (schema, table))
+    else:
+        cur.execute("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME=%s "
+                    "AND TABLE_TYPE='BASE TABLE' AND TABLE_SCHEMA NOT IN %s", (table, SYSTEM_SCHEMAS))
+    return sorted(str(r[0]) for r in cur.fetchall())
+
+
+def _columns(cur: Any, schema: str, table: str) -> list[tuple[str, str]]:
+    cur.execute("SELECT COLUMN_NAME, LOWER(DATA_TYPE) FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION", (schema, table))
+    return [(str(n), str(t)) for n, t in cur.fetchall()]
+
+
+def _unique_keys(cur: Any, schema: str, table: str) -> list[tuple[str, list[str]]]:
+    """(index name, columns) of the primary key first, then unique keys without NULLs."""
+    cur.execute("SELECT INDEX_NAME, COLUMN_NAME, NULLABLE FROM information_schema.STATISTICS "
+                "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s AND NON_UNIQUE=0 "
+                "ORDER BY INDEX_NAME='PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX", (schema, table))
+    found: dict[str, list[tuple[str, bool]]] = {}
+    for index, column, nullable in cur.fetchall():
+        found.setdefault(str(index), []).append((str(column), nullable == "YES"))
+    return [(i, [c for c, _ in cols]) for i, cols in found.items() if not any(n for _, n in cols)]
+
+
+def _rule_keys(mapping: Mapping) -> dict[tuple[str | None, str], list[tuple[str, list[str], str]]]:
+    """(rule name, key columns, file:line of its key) per (schema, table)."""
+    lines: dict[tuple[str, str], str] = {}
+    for lf in mapping.files:
+        for base, rule in _rules(lf):
+            kind = {"entities": "entity", "relations": "relation", "properties": "property"}[str(base[0])]
+            lines[(kind, _rule_name(rule)[0])] = f"{lf.path}:{lf.line_of(base + ('key',)) or 1}"
+    out: dict[tuple[str | None, str], list[tuple[str, list[str], str]]] = {}
+    schema_of = {id(r): s for (s, _), rs in mapping._rules.items() for r in rs}
+    for r in mapping.rules():
+        cols = list(r.keys.columns) if r.kind == "entity" else list(r.key_cols)  # type: ignore[union-attr]
+        out.setdefault((schema_of[id(r)], r.table), []).append((r.name, cols, lines.get((r.kind, r.name), "?")))
+    return out
+
+
+def check_source(mapping: Mapping, conn: ConnInfo) -> tuple[list[str], int]:
+    """Problems (one line each) and the number of tables checked."""
+    all_needs = needs(mapping.files)
+    keys = _rule_keys(mapping)
+    lines = table_lines(mapping.files)
+    problems: list[str] = []
+    checked = 0
+    db = conn.connect()
+    try:
+        with db.cursor() as cur:
+            for schema, table in sorted(mapping.tables(), key=lambda p: (p[0] or "", p[1])):
+                ns = needs_for(all_needs, schema, table)
+                found = _resolve(cur, schema, table)
+                if not found:
+                    where = lines.get((schema, table), "?")
+                    problems.append(f"{where}: table {schema + '.' if schema else ''}{table} does not exist on "
+                                    f"{conn.where()}" + ("" if schema else " (in any schema)"))
+                    continue
+                for s in found:
+                    checked += 1
+                    problems += _check_table(cur, s, table, ns, keys.get((schema, table), []))
+    finally:
+        db.close()
+    return problems, checked
+
+
+def _check_table(cur: Any, schema: str, table: str, ns: Iterable[Need],
+                 keys: list[tuple[str, list[str], str]]) -> list[str]:
+    ns = list(ns)
+    cols = _columns(cur, schema, table)
+    types = dict(cols)
+    out = missing(ns, schema, table, [c for c, _ in cols])
+    uniques = _unique_keys(cur, schema, table)
+    for rule, key, where in keys:
+        if not key or any(c not in types for c in key):
+            continue  # a missing key column is reported above
+        if not any(set(key) == set(u) for _, u in uniques):
+            pk = next((u for i, u in uniques if i == "PRIMARY"), None)
+            has = f"primary key ({', '.join(pk)})" if pk else "no primary key"
+            out.append(f"{where}: key ({', '.join(key)}) of rule {rule!r} is not the primary key nor a unique key "
+                       f"of table {schema}.{table}, which has {has}: rows with the same key would be one element")
+    seen: set[tuple[str, str]] = set()
+    for n in ns:
+        t = types.get(n.column)
+        if t is not None and type_problem(n.type, t) and (n.rule, n.column) not in seen:
+            seen.add((n.rule, n.column))
+            out.append(f"{n.where}: column {n.column!r} of rule {n.rule!r} is {t.upper()} in table {schema}.{table}, "
+                       f"which cannot give `type: {n.type}`")
+    return out
