@@ -102,3 +102,24 @@ def test_other_graph_errors_are_one_line_too():
     assert cli.graph_error_line(AuthError("bad")) == "the graph refused the credentials: check NEO4J_USERNAME / NEO4J_PASSWORD"
     line = cli.graph_error_line(_neo4j_error("Neo.ClientError.Statement.SyntaxError", "Invalid input\n  line 2\n  ^"))
     assert "\n" not in line and line.startswith("the graph: CypherSyntaxError:")
+
+
+def test_an_integer_beyond_64_bits_is_read_exactly_and_refused_not_rounded(tmp_path):
+    from kbgraph.change import Change
+    from kbgraph.errors import ChangeError
+    from kbgraph.mapping import compile_mappings
+    from kbgraph.sink.writer import _dead_letter_row
+    from kbgraph.sources.jsonl import parse_line
+
+    huge = 2**70 + 1
+    assert parse_line(b'{"table": "t", "op": "insert", "after": {"id": 1, "n": %d}}' % huge, "x")["after"]["n"] == huge
+    assert parse_line(b'{"table": "t", "op": "insert", "after": {"id": 1, "s": "12345678901234567890"}}', "x")["after"]["s"] \
+        == "12345678901234567890"
+    f = tmp_path / "m.yaml"
+    f.write_text("entities:\n  - table: t\n    label: T\n    key: [id]\n    properties: {n: n}\n", encoding="utf-8")
+    mapping = compile_mappings([f])
+    change = Change("t", "insert", None, {"id": 1, "n": huge})
+    with pytest.raises(ChangeError, match="outside the graph's 64-bit integer range"):
+        mapping.translate(change)
+    assert mapping.translate(Change("t", "insert", None, {"id": 1, "n": 2**63 - 1}))[0].row["p"] == {"n": 2**63 - 1}
+    assert str(huge) in _dead_letter_row(change, "why")["change"]  # the dead letter keeps it exactly
