@@ -228,7 +228,7 @@ def kafka_soak(bootstrap: str, graph: GraphLike, driver: Any, tmp: Path, *, poin
                     producer.send(topic, value=native_record(change))
                 sent[0] = len(work.changes)
                 producer.flush()
-                time.sleep(0.1)
+                time.sleep(0.2)  # ~25 changes/s: about what a sync committing five a batch keeps up with
         except BaseException as e:  # noqa: BLE001 - reported by the soak
             failure.append(e)
 
@@ -248,9 +248,9 @@ def kafka_soak(bootstrap: str, graph: GraphLike, driver: Any, tmp: Path, *, poin
         producer.close()
     assert not failure, failure
     end = sent[0]  # one record per change on one partition: the last offset + 1
-    proc = _popen(cmd, {**env, "KBGRAPH_BATCH_SIZE": "1000"}, tmp / "sync.log")
+    proc = _popen(cmd, {**env, "KBGRAPH_BATCH_SIZE": "1000", "KBGRAPH_FLUSH_MS": "500"}, tmp / "sync.log")
     try:
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 1800
         while offset() < end:
             assert proc.poll() is None, _tail(proc)
             assert time.monotonic() < deadline, f"the catch-up run reached offset {offset()} of {end}"
