@@ -28,9 +28,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kbgraph.change import Change
-from kbgraph.errors import ChangeError, KbgraphError, SourceError, StopAtCheckpoint
-from kbgraph.outage import OutageWatch, source_outage_hook
+from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
 from kbgraph.sources import SourceContext
+from kbgraph.sources.kafka.brokers import BrokerWatch
 from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
@@ -104,7 +104,6 @@ class KafkaSource:
         self._ctx: SourceContext | None = None
         self._closing = False  # close() revokes too: the pipeline has written all it will by then
         self.outage_max_s = outage_max_s  # give up when no broker answers this long (None: wait forever)
-        self._unreachable_since: float | None = None
 
     # -- Source protocol -----------------------------------------------------------------------
     def changes(self, start: dict[str, Any], ctx: SourceContext) -> Iterator[Change]:
@@ -126,7 +125,7 @@ class KafkaSource:
             self._subscribe()
         except KafkaError as e:
             raise SourceError(f"cannot reach Kafka at {self.bootstrap} ({type(e).__name__}: {e})") from None
-        watch = OutageWatch(f"Kafka at {self.bootstrap}", max_wait_s=self.outage_max_s, on_change=source_outage_hook(ctx))
+        brokers = BrokerWatch(self.bootstrap, self.outage_max_s, ctx)
         while not ctx.stopping.is_set():
             try:
                 if self._watch.check():
@@ -144,7 +143,7 @@ class KafkaSource:
                 raise SourceError(f"Kafka consumer failed ({type(e).__name__}: {e})") from None
             if self._listener_error is not None:
                 raise self._listener_error
-            self._watch_brokers(watch)
+            brokers.check(self.consumer)
             try:
                 for tp, records in batch.items():
                     if tp in self._owned:
@@ -158,27 +157,6 @@ class KafkaSource:
                 yield change
                 if ctx.stopping.is_set():
                     return  # what is still buffered was not handed on: read again from the checkpoint
-
-    def _watch_brokers(self, watch: OutageWatch) -> None:
-        """kafka-python reconnects by itself and says nothing to its caller: while no broker
-        connection is up for over a second, kbgraph logs and shows what it waits for."""
-        client = getattr(self.consumer, "_client", None)
-        try:
-            up = any(client.connected(getattr(b, "node_id", getattr(b, "nodeId", None))) for b in client.cluster.brokers())
-        except Exception:  # noqa: BLE001 - a client without these: cannot tell, assume up
-            up = True
-        now = time.monotonic()
-        if up:
-            self._unreachable_since = None
-            watch.back()
-            return
-        if self._unreachable_since is None:
-            self._unreachable_since = now
-        elif now - self._unreachable_since > 1.0:
-            try:
-                watch.lost("no connection to any broker", resume="the graph checkpoint")
-            except KbgraphError as e:
-                raise SourceError(str(e)) from None
 
     def _poll_ms(self) -> int:
         """Up to 200 ms, less when a buffered record may go out sooner."""
