@@ -71,6 +71,28 @@ class OncePer(logging.Filter):
         return True
 
 
+class OncePerLogger(logging.Filter):
+    """For a handler: lets through at most one record per ``seconds`` per logger whose name starts
+    with ``prefix`` (kafka-python logs every failed connection attempt, several a second while a
+    broker is down; kbgraph's own line says what it waits for)."""
+
+    def __init__(self, prefix: str, seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.prefix, self.seconds, self.clock = prefix, seconds, clock
+        self._last: dict[str, float] = {}
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefix):
+            return True
+        now = self.clock()
+        if now - self._last.get(record.name, -float("inf")) < self.seconds:
+            self.dropped += 1
+            return False
+        self._last[record.name] = now
+        return True
+
+
 class Patience:
     def __init__(
         self,
@@ -176,3 +198,63 @@ class Patience:
         self.current = None
         if self.on_change is not None:
             self.on_change(None)
+
+
+class OutageWatch:
+    """For a source whose client retries by itself (the binlog reader's reconnect loop, kafka-python):
+    the source reports ``lost(error)`` on each failed attempt and ``back()`` once it reads again.
+    Logs like ``Patience`` (when the outage starts, at most once per ``log_every_s``, when it ends),
+    shows the wait through ``on_change`` (the progress line), and raises ``KbgraphError`` once the
+    outage has lasted longer than ``max_wait_s`` (``KBGRAPH_OUTAGE_MAX_S``; None: wait forever)."""
+
+    def __init__(self, what: str, *, max_wait_s: float | None = None, log_every_s: float = 60.0,
+                 on_change: Callable[[Outage | None], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.max_wait_s, self.log_every_s = what, max_wait_s, log_every_s
+        self.on_change, self.clock = on_change, clock
+        self.current: Outage | None = None
+        self.outages = 0
+        self._logged_at = 0.0
+
+    def lost(self, error: BaseException | str, resume: str = "") -> Outage:
+        now = self.clock()
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        text = " ".join(text.split())[:300]
+        first = self.current is None
+        if self.current is None:
+            self.current = Outage(self.what, time.time(), now)
+            self.outages += 1
+        outage = self.current
+        outage.attempts += 1
+        outage.error = text
+        if first:
+            self._logged_at = now
+            limit = "without limit" if self.max_wait_s is None else f"for up to {self.max_wait_s:g} s"
+            log.warning("%s is unreachable (%s); waiting for it %s%s", self.what, text, limit,
+                        f", then carrying on from {resume}" if resume else "")
+        elif now - self._logged_at >= self.log_every_s:
+            self._logged_at = now
+            log.warning("still %s: %s", outage.describe(now), text)
+        if self.on_change is not None:
+            self.on_change(outage)
+        if self.max_wait_s is not None and outage.waited(now) > self.max_wait_s:
+            self.current = None
+            raise KbgraphError(f"{self.what} has been unreachable for {outage.waited(now):.0f} s, longer than the outage "
+                               f"limit of {self.max_wait_s:g} s (KBGRAPH_OUTAGE_MAX_S); last error: {text}; "
+                               "the checkpoint is at the last committed batch")
+        return outage
+
+    def back(self) -> None:
+        if self.current is None:
+            return
+        log.warning("%s is back after %.0f s (%d attempt(s)); carrying on from the checkpoint",
+                    self.what, self.current.waited(self.clock()), self.current.attempts)
+        self.current = None
+        if self.on_change is not None:
+            self.on_change(None)
+
+
+def source_outage_hook(ctx: object) -> Callable[[Outage | None], None] | None:
+    """The pipeline's hook that shows a source's wait in the progress line (None outside a pipeline)."""
+    hook = getattr(ctx, "source_outage", None)
+    return hook if callable(hook) else None

@@ -87,6 +87,18 @@ class _Context:
         p = self._pipeline
         return read_checkpoint(p._driver, p.target.database, p.name)
 
+    def source_outage(self, outage: Outage | None) -> None:
+        """A source waits for its server (or no longer): shown in the progress line like a graph outage."""
+        stats = self._pipeline._stats
+        if stats is None or (stats.outage is not None and stats.outage is not self._pipeline._source_outage
+                             and outage is not None):
+            return  # the graph's wait is shown first
+        if stats.outage is None or stats.outage is self._pipeline._source_outage:
+            stats.outage = outage
+        self._pipeline._source_outage = outage
+        if self._pipeline.progress is not None:
+            self._pipeline.progress(stats)
+
 
 class Pipeline:
     def __init__(
@@ -123,6 +135,8 @@ class Pipeline:
         self._writer_failed = threading.Event()
         self._writer_done = threading.Event()
         self._driver: Any = None
+        self._stats: RunStats | None = None
+        self._source_outage: Outage | None = None
 
     def stop(self) -> None:
         """Ask the run to end: complete source transactions already read are committed."""
@@ -165,7 +179,7 @@ class Pipeline:
     def run(self, source: Source) -> RunStats:
         started = time.monotonic()
         self._driver = self.target.driver()
-        stats = RunStats(Counts(), {}, 0.0)
+        stats = self._stats = RunStats(Counts(), {}, 0.0)
         patience = self._patience(stats)
         try:
             start = patience.call(self._start, _UNREACHABLE)

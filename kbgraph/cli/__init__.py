@@ -31,12 +31,28 @@ def main() -> None:
         _fail(f"[yellow]stopped:[/] {e}", 3)
     except KbgraphError as e:
         _fail(f"[red]error:[/] {e}", 2)
-    except graph_errors.AuthError:
-        _fail("[red]error:[/] the graph refused the credentials: check NEO4J_USERNAME / NEO4J_PASSWORD", 2)
     except (graph_errors.DriverError, graph_errors.Neo4jError) as e:
-        _fail(f"[red]error:[/] the graph: {type(e).__name__}: {e}", 2)
+        _fail(f"[red]error:[/] {graph_error_line(e)}", 2)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+
+
+RATE_LIMIT = "Neo.ClientError.Security.AuthenticationRateLimit"
+
+
+def graph_error_line(e: BaseException) -> str:
+    """One line for an error of the graph driver or server (never its traceback; the driver's
+    messages hold no password)."""
+    import neo4j.exceptions as graph_errors
+
+    code = getattr(e, "code", None)
+    if code == RATE_LIMIT:
+        return (f"the graph refused the login: wrong credentials too many times in a row ({RATE_LIMIT}); "
+                "check NEO4J_USERNAME / NEO4J_PASSWORD, then wait before trying again")
+    if isinstance(e, graph_errors.AuthError):
+        return "the graph refused the credentials: check NEO4J_USERNAME / NEO4J_PASSWORD"
+    text = " ".join(str(e).split())
+    return f"the graph: {type(e).__name__}: {text}"
 
 
 def _fail(message: str, code: int) -> None:
@@ -44,4 +60,4 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "graph_error_line", "main"]

@@ -22,7 +22,7 @@ from kbgraph.graph.batch import plan_groups
 from kbgraph.graph.cypher import DEAD_LETTER_LABEL
 from kbgraph.mapping import compile_mappings
 from kbgraph.mapping.rules import Mapping
-from kbgraph.outage import OncePer
+from kbgraph.outage import OncePer, OncePerLogger
 from kbgraph.pipeline import Pipeline, RunStats
 from kbgraph.settings import Settings
 from kbgraph.sink.breaker import Breaker
@@ -187,10 +187,16 @@ def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = Fal
     retries = OncePer("Transaction failed and will be retried")  # the driver logs every retry of its own
     driver_log = logging.getLogger("neo4j.session")
     driver_log.addFilter(retries)
+    kafka_quiet = OncePerLogger("kafka.")  # kafka-python logs each failed reconnect; kbgraph says what it waits for
+    handlers = list(logging.getLogger().handlers)
+    for h in handlers:
+        h.addFilter(kafka_quiet)
     try:
         stats = pipeline.run(source)
     finally:
         driver_log.removeFilter(retries)
+        for h in handlers:
+            h.removeFilter(kafka_quiet)
         if reporter:
             reporter.close()
         for sig, handler in old.items():

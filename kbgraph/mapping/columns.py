@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from kbgraph.errors import ChangeError
-from kbgraph.mapping.convert import Flattened, compile_converter
+from kbgraph.mapping.convert import INT_MAX, INT_MIN, Flattened, compile_converter
 from kbgraph.mapping.model import ColumnRef, FromColumn, Options, column_name
 from kbgraph.mapping.where import compile_where
 
@@ -22,7 +22,8 @@ def _always(row: Row) -> bool:
     return True
 
 
-# Values of these exact types need no conversion for a column of that type (the hot path).
+# Values of these exact types need no conversion for a column of that type (the hot path); an int
+# only inside the graph's 64-bit range (the converter refuses one outside it, as a dead letter).
 _AS_IS: dict[str, tuple[type, ...]] = {
     "auto": (int, str, float, bool), "int": (int,), "str": (str,), "float": (float,), "bool": (bool,),
 }
@@ -52,7 +53,7 @@ class Columns:
             v = row.get(col)
             if v is None:
                 return None
-            if type(v) in as_is:
+            if type(v) in as_is and (type(v) is not int or INT_MIN <= v <= INT_MAX):
                 out.append(v)
                 continue
             v = conv(v)
@@ -69,7 +70,7 @@ class Columns:
             v = row.get(col)
             if v is None:
                 continue
-            if type(v) in as_is:
+            if type(v) in as_is and (type(v) is not int or INT_MIN <= v <= INT_MAX):
                 out[prop] = v
                 continue
             v = conv(v)

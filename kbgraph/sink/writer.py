@@ -9,6 +9,7 @@ with ``on_error="stop"``, the run stops with the checkpoint just before it.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -91,10 +92,15 @@ def _dead_letter_row(change: Change, reason: str) -> dict[str, Any]:
         "schema": change.schema,
         "op": change.op,
         "position": orjson.dumps(change.position, default=str).decode(),
-        "change": orjson.dumps(
-            {"before": change.before, "after": change.after, "tx": change.tx}, default=str
-        ).decode()[:100_000],
+        "change": _json({"before": change.before, "after": change.after, "tx": change.tx})[:100_000],
     }
+
+
+def _json(obj: Any) -> str:
+    try:
+        return orjson.dumps(obj, default=str).decode()
+    except TypeError:  # an integer beyond 64 bits (orjson refuses it): the standard library keeps it exact
+        return json.dumps(obj, default=str, ensure_ascii=False)
 
 
 class GraphWriter:

@@ -16,6 +16,8 @@ last applied line, so a run resumes exactly, also inside a transaction.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,10 +33,18 @@ if TYPE_CHECKING:
     from kbgraph.sources import SourceContext
 
 
+# orjson reads an integer beyond 64 bits as a float, silently rounding it; a line that may hold one
+# is read again by the standard library, which keeps it exact (the mapping then refuses a value the
+# graph cannot store as a dead letter, instead of writing a rounded number)
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
 def parse_line(raw: bytes, where: str) -> dict[str, Any]:
     try:
         obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
+        if _LONG_DIGITS.search(raw):
+            obj = json.loads(raw)
+    except (orjson.JSONDecodeError, ValueError) as e:
         raise SourceError(f"{where}: not JSON ({e})") from None
     if not isinstance(obj, dict):
         raise SourceError(f"{where}: a change must be a JSON object")

@@ -45,9 +45,10 @@ def _on_linux_main_thread() -> bool:
 class Tansu:
     """One in-memory Tansu broker on 127.0.0.1 (``start`` / ``stop``, or ``with``)."""
 
-    def __init__(self, work_dir: Path, port: int | None = None) -> None:
+    def __init__(self, work_dir: Path, port: int | None = None, advertised_port: int | None = None) -> None:
         self.work_dir = Path(work_dir)
         self.port = port or _free_port()
+        self.advertised_port = advertised_port or self.port  # another when clients reach it through a relay
         self.log_path = self.work_dir / "tansu.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -63,10 +64,11 @@ class Tansu:
             shutil.copyfile(tansu_binary(), binary)
             binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         env = {k: v for k, v in os.environ.items() if k not in ("CLUSTER_ID", "SCHEMA_REGISTRY")}
         self._proc = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
              "--storage-engine", "memory://tansu/"],
             cwd=self.work_dir, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             env=env, start_new_session=True,

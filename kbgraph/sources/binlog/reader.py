@@ -16,7 +16,6 @@ ourselves from the position after the last change we yielded, dropping a half-re
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -31,15 +30,25 @@ from pymysqlreplication.event import (
     XAPrepareEvent,
     XidEvent,
 )
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from pymysqlreplication.row_event import (
+    DeleteRowsEvent,
+    UpdateRowsEvent,
+    WriteRowsEvent,
+)
 
 from kbgraph.change import Change
-from kbgraph.errors import SourceError
+from kbgraph.errors import KbgraphError, SourceError
+from kbgraph.outage import OutageWatch, source_outage_hook
 from kbgraph.sources import SourceContext
 from kbgraph.sources.binlog import server
 from kbgraph.sources.binlog.ddl import classify
 from kbgraph.sources.binlog.decode import RowFixer, table_columns
-from kbgraph.sources.binlog.errors import LOST_CONNECTION, error_code, stream_error
+from kbgraph.sources.binlog.errors import (
+    LOST_CONNECTION,
+    error_code,
+    error_text,
+    stream_error,
+)
 from kbgraph.sources.binlog.policy import statement_changes
 from kbgraph.sources.binlog.position import MariaGtidState, MysqlGtidState, Position
 from kbgraph.sources.binlog.tables import MappedTables
@@ -97,6 +106,7 @@ class BinlogSource:
         self.reconnected_at: list[Position] = []  # where each reconnect resumed (for tests / logs)
         self.events = 0  # events read since the last (re)connect
         self.unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
+        self._watch: OutageWatch | None = None
 
     # ------------------------------------------------------------------ Source protocol
 
@@ -115,7 +125,8 @@ class BinlogSource:
         pos = self._start_position(start)
         self._resume = pos.fragment()
         first = True
-        lost_at = logged_at = 0.0
+        watch = self._watch = OutageWatch(f"MySQL at {self.conn.where()} (binlog)", max_wait_s=self.reconnect_s,
+                                          log_every_s=OUTAGE_LOG_EVERY_S, on_change=source_outage_hook(ctx))
         while not ctx.stopping.is_set():
             try:
                 self.events = 0
@@ -128,20 +139,10 @@ class BinlogSource:
                     raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
                 if code not in RECONNECT_CODES:
                     raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
-                now = time.monotonic()
-                if self.events or not lost_at:  # the last connection worked: a new outage
-                    lost_at = logged_at = now
-                    log.warning("binlog connection to %s lost (error %s); reconnecting from %s, %s",
-                                self.conn.where(), code, self.resume.describe(),
-                                "without limit" if self.reconnect_s is None else f"for up to {self.reconnect_s:g} s")
-                elif now - logged_at >= OUTAGE_LOG_EVERY_S:  # once in a while, not once per attempt
-                    logged_at = now
-                    log.warning("still reconnecting to %s, for %.0f s now (error %s)", self.conn.where(), now - lost_at, code)
-                if self.reconnect_s is not None and now - lost_at > self.reconnect_s:
-                    raise SourceError(
-                        f"lost the binlog connection to {self.conn.where()} and could not reconnect for "
-                        f"{self.reconnect_s:.0f} s (error {code}; KBGRAPH_OUTAGE_MAX_S); the checkpoint is at {self.resume.describe()}"
-                    ) from None
+                try:
+                    watch.lost(f"error {code}: {error_text(exc)}", resume=self.resume.describe())
+                except KbgraphError as e:
+                    raise SourceError(str(e).replace("the last committed batch", self.resume.describe())) from None
                 self.reconnects += 1
                 self.reconnected_at.append(self.resume)
                 self._close_stream()
@@ -277,6 +278,8 @@ class BinlogSource:
 
         for ev in stream:
             self.events += 1
+            if self._watch is not None and self._watch.current is not None:
+                self._watch.back()  # the server answers again
             if stopping.is_set() or done[0]:
                 return
             cls = type(ev)

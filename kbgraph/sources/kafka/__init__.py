@@ -58,7 +58,9 @@ def from_settings(settings: Settings, mapping: Mapping) -> KafkaSource:
         dlq_topic=settings.kafka_dlq_topic,
         on_error=settings.on_error,
         mapped=mapping,
-        consumer_options=settings.kafka_consumer_options,
+        # a broker back after an outage is reached within the outage backoff cap (kafka-python: 30 s)
+        consumer_options={"reconnect_backoff_max_ms": int(settings.outage_cap_s * 1000), **settings.kafka_consumer_options},
+        outage_max_s=settings.outage_max_s,
         producer_options=settings.kafka_producer_options,
         merge_wait_ms=settings.kafka_merge_wait_ms,
     )

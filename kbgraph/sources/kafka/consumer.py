@@ -32,8 +32,9 @@ from typing import Any
 
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
-from kbgraph.sources import SourceContext
 from kbgraph.mapping.source_columns import first_images
+from kbgraph.sources import SourceContext
+from kbgraph.sources.kafka.brokers import BrokerWatch
 from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
@@ -77,6 +78,7 @@ class KafkaSource:
         consumer_options: Mapping[str, Any] | None = None,
         producer_options: Mapping[str, Any] | None = None,
         merge_wait_ms: int = DEFAULT_WAIT_MS,
+        outage_max_s: float | None = None,
     ) -> None:
         if not topics:
             raise SourceError("the kafka source needs at least one topic (kafka_topics)")
@@ -110,6 +112,7 @@ class KafkaSource:
         self._lock = threading.Lock()
         self._ctx: SourceContext | None = None
         self._closing = False  # close() revokes too: the pipeline has written all it will by then
+        self.outage_max_s = outage_max_s  # give up when no broker answers this long (None: wait forever)
 
     # -- Source protocol -----------------------------------------------------------------------
     def changes(self, start: dict[str, Any], ctx: SourceContext) -> Iterator[Change]:
@@ -131,6 +134,7 @@ class KafkaSource:
             self._subscribe()
         except KafkaError as e:
             raise SourceError(f"cannot reach Kafka at {self.bootstrap} ({type(e).__name__}: {e})") from None
+        brokers = BrokerWatch(self.bootstrap, self.outage_max_s, ctx)
         while not ctx.stopping.is_set():
             try:
                 if self._watch.check():
@@ -148,6 +152,7 @@ class KafkaSource:
                 raise SourceError(f"Kafka consumer failed ({type(e).__name__}: {e})") from None
             if self._listener_error is not None:
                 raise self._listener_error
+            brokers.check(self.consumer)
             try:
                 for tp, records in batch.items():
                     if tp in self._owned:

@@ -1,0 +1,46 @@
+"""Whether the Kafka source can reach any broker, for the outage rules (``kbgraph.outage``).
+
+kafka-python reconnects by itself and tells its caller nothing: ``poll`` just returns no records.
+While no broker connection is up for over a second, the source logs and shows what it waits for
+(once, then once a minute, then when a broker is back) and gives up past ``KBGRAPH_OUTAGE_MAX_S``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kbgraph.errors import KbgraphError, SourceError
+from kbgraph.outage import OutageWatch, source_outage_hook
+
+GRACE_S = 1.0  # a reconnect shorter than this is not an outage
+
+
+class BrokerWatch:
+    def __init__(self, bootstrap: str, max_wait_s: float | None, ctx: Any) -> None:
+        self.watch = OutageWatch(f"Kafka at {bootstrap}", max_wait_s=max_wait_s, on_change=source_outage_hook(ctx))
+        self._down_since: float | None = None
+
+    def check(self, consumer: Any) -> None:
+        """After each poll: is any broker connection up?"""
+        now = time.monotonic()
+        if connected(consumer):
+            self._down_since = None
+            self.watch.back()
+            return
+        if self._down_since is None:
+            self._down_since = now
+        elif now - self._down_since > GRACE_S:
+            try:
+                self.watch.lost("no connection to any broker", resume="the graph checkpoint")
+            except KbgraphError as e:
+                raise SourceError(str(e)) from None
+
+
+def connected(consumer: Any) -> bool:
+    """True while the consumer holds a connection to a broker (or when it cannot tell)."""
+    client = getattr(consumer, "_client", None)
+    try:
+        return any(client.connected(getattr(b, "node_id", getattr(b, "nodeId", None))) for b in client.cluster.brokers())
+    except Exception:  # noqa: BLE001 - a client without these: cannot tell, assume up
+        return True
