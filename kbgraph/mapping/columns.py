@@ -83,6 +83,19 @@ class Columns:
         return out
 
 
+def stored(props: Props) -> Props:
+    """What the graph holds after ``SET x += props``: a property whose value is ``None`` is no property.
+
+    The one rule for values Neo4j cannot store, shared by the writer's mapping and ``kbgraph verify``:
+    a JSON ``null`` leaf (``{"note": null}``) and SQL NULL become ``None``, which the writer sends to
+    remove the property and verify expects to be absent; an empty JSON map becomes the text ``"{}"``
+    and an empty list ``[]`` (``convert.py``); an integer outside the graph's 64-bit range (``BIGINT
+    UNSIGNED`` above 2^63-1) is a ``ConversionError``: the row is rejected (a dead letter when synced,
+    counted as rejected, not as a difference, by verify).
+    """
+    return {k: v for k, v in props.items() if v is not None}
+
+
 def nulls(props: Props) -> Props:
     return dict.fromkeys(props)
 
