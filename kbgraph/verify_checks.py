@@ -383,5 +383,6 @@ class IdCheck:
     def _extra(self, rule: Any, rid: str) -> Difference:
         ref = ("e", rid)
         op = GraphOp(self.delete(rule, self.name), {"id": rid}, (ref,), ref)
-        return Difference(EXTRA, _rid_name(f"[:{self.name}]" if self.var == "r" else f":{self.name}", rid),
+        what = f"[:{self.name} {{{ROW_ID}: {rid!r}}}]" if self.var == "r" else _rid_name(self.name, rid)
+        return Difference(EXTRA, what,
                           fix=[("op", op, None)])

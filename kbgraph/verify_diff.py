@@ -9,7 +9,7 @@ alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,26 +85,6 @@ def diff_props(graph: dict[str, Any], source: dict[str, Any], owned: Any = None)
         if gc != sc:
             out.append(PropDiff(n, gc, sc))
     return tuple(out)
-
-
-def merge_join(source: Iterable[tuple[Any, Any]], graph: Iterable[tuple[Any, Any]]) -> Iterator[tuple[Any, Any, Any]]:
-    """Join two streams of ``(key, item)`` sorted by key: ``(key, source item | None, graph item | None)``.
-
-    Both sides must be in the same ascending order (keys of one type); memory is one item per side.
-    """
-    s_it, g_it = iter(source), iter(graph)
-    s = next(s_it, None)
-    g = next(g_it, None)
-    while s is not None or g is not None:
-        if g is None or (s is not None and s[0] < g[0]):
-            yield s[0], s[1], None
-            s = next(s_it, None)
-        elif s is None or g[0] < s[0]:
-            yield g[0], None, g[1]
-            g = next(g_it, None)
-        else:
-            yield s[0], s[1], g[1]
-            s, g = next(s_it, None), next(g_it, None)
 
 
 @dataclass

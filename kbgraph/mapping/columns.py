@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from kbgraph.errors import ChangeError
-from kbgraph.mapping.convert import Flattened, compile_converter
+from kbgraph.mapping.convert import INT_MAX, INT_MIN, Flattened, compile_converter
 from kbgraph.mapping.model import ColumnRef, FromColumn, Options, column_name
 from kbgraph.mapping.where import compile_where
 
@@ -26,6 +26,12 @@ def _always(row: Row) -> bool:
 _AS_IS: dict[str, tuple[type, ...]] = {
     "auto": (int, str, float, bool), "int": (int,), "str": (str,), "float": (float,), "bool": (bool,),
 }
+
+
+def _fits(v: Any) -> bool:
+    """A value the hot path may pass as is: anything but an int outside the graph's 64-bit range
+    (that one goes through its converter, which rejects it with the column's name)."""
+    return type(v) is not int or INT_MIN <= v <= INT_MAX
 
 
 class Columns:
@@ -52,7 +58,7 @@ class Columns:
             v = row.get(col)
             if v is None:
                 return None
-            if type(v) in as_is:
+            if type(v) in as_is and _fits(v):
                 out.append(v)
                 continue
             v = conv(v)
@@ -69,7 +75,7 @@ class Columns:
             v = row.get(col)
             if v is None:
                 continue
-            if type(v) in as_is:
+            if type(v) in as_is and _fits(v):
                 out[prop] = v
                 continue
             v = conv(v)
