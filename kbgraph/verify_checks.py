@@ -120,12 +120,23 @@ def relation_rows(rule: RelationCompiled, tid: TableId, rows: list[Row], g: Grap
     if not expected:
         return []
     found: dict[str, list[tuple[str, dict[str, Any], list[Any], list[Any], bool, bool]]] = {}
-    ids = list(expected)
+    ret = (f"RETURN id, properties(r) AS props, {_keys_of('a', rule.f.names)} AS f, {_keys_of('b', rule.t.names)} AS t, "
+           f"a:{esc(rule.f_label)} AS fl, b:{esc(rule.t_label)} AS tl")
     for t in rule.types:
+        # by the endpoints first (two unique-key lookups and an expand), then what was not found there
+        # by the row id alone (the relationship index): an element with other endpoints is found too
+        want = [{"id": rid, "f": list(v.f), "t": list(v.t)} for rid, (v, _) in expected.items() if v.type == t]
         records = g.read(
-            f"UNWIND $ids AS id MATCH (a)-[r:{esc(t)} {{{ROW_ID}: id}}]->(b) "
-            f"RETURN id, properties(r) AS props, {_keys_of('a', rule.f.names)} AS f, {_keys_of('b', rule.t.names)} AS t, "
-            f"a:{esc(rule.f_label)} AS fl, b:{esc(rule.t_label)} AS tl", ids=ids)
+            f"UNWIND $rows AS row MATCH (a:{esc(rule.f_label)} {cypher.key_map(rule.f.names, 'row.f')})"
+            f"-[r:{esc(t)}]->(b:{esc(rule.t_label)} {cypher.key_map(rule.t.names, 'row.t')}) "
+            f"WHERE r.{ROW_ID} = row.id WITH row.id AS id, r, a, b {ret}", rows=want) if want else []
+        for r in records:
+            found.setdefault(r["id"], []).append((t, r["props"], r["f"], r["t"], r["fl"], r["tl"]))
+    for t in rule.types:
+        rest = [rid for rid in expected if rid not in found]
+        if not rest:
+            break
+        records = g.read(f"UNWIND $ids AS id MATCH (a)-[r:{esc(t)} {{{ROW_ID}: id}}]->(b) {ret}", ids=rest)
         for r in records:
             found.setdefault(r["id"], []).append((t, r["props"], r["f"], r["t"], r["fl"], r["tl"]))
     out = []
