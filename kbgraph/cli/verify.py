@@ -37,7 +37,10 @@ def verify(
     Reports missing, extra and differing elements by key (each differing property with both values),
     totals per rule, and rows the mappings reject (dead letters when synced; not differences). A
     difference is re-checked once the running sync has passed the chunk's position (no wait when no
-    sync moves the checkpoint). Exit 0: equal (or every difference repaired), 1: differences, 2: error.
+    sync moves the checkpoint). --repair writes a missing or differing element's source row again as
+    an insert and deletes an extra element, through the sync's writer (same Cypher, dead letters),
+    without moving the sync's checkpoint. Needs SELECT only. Exit 0: equal (or every difference
+    repaired), 1: differences, 2: error.
     """
     s = settings(config, changes=changes, mysql_url=mysql_url, mappings=mappings or None, pipeline=pipeline)
     m = compile_mappings(s.mappings)
