@@ -20,6 +20,7 @@ from kbgraph.change import Change
 from kbgraph.errors import ChangeError
 from kbgraph.graph.cypher import ROW_ID, STUB
 from kbgraph.mapping.attributes import PropertyCompiled
+from kbgraph.mapping.columns import stored
 from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
 from kbgraph.mapping.rules import Mapping
 from kbgraph.verify import GraphDump, canonical, plain
@@ -73,25 +74,25 @@ class ExpectedGraph:
                 node["labels"].update(rule.fixed)
                 if v.label:
                     node["labels"].add(v.label)
-                node["props"].update(v.props)
+                node["props"].update(stored(v.props))
         elif isinstance(rule, RelationCompiled):
             v = rule.view(row)
             if v is not None:
                 self._node(rule.f_label, rule.f.names, v.f)
                 self._node(rule.t_label, rule.t.names, v.t)
-                self.edges.append(((rule.f_label, v.f), v.type, {ROW_ID: v.id, **v.props}, (rule.t_label, v.t)))
+                self.edges.append(((rule.f_label, v.f), v.type, {ROW_ID: v.id, **stored(v.props)}, (rule.t_label, v.t)))
         elif isinstance(rule, PropertyCompiled):
             v = rule.view(row)
-            if v is None or (not rule.as_node and not v.props):  # a NULL attribute value is no property
+            if v is None or (not rule.as_node and not stored(v.props)):  # a NULL attribute value is no property
                 return
             owner = self._node(rule.owner_label, rule.owner.names, v.owner)
             if rule.as_node:
                 pnode = self._node(rule.node_label, [ROW_ID], (v.id,))
                 pnode["stub"] = False
-                pnode["props"].update(v.props)
+                pnode["props"].update(stored(v.props))
                 self.edges.append(((rule.owner_label, v.owner), rule.rel_type, {}, (rule.node_label, (v.id,))))
             else:
-                owner["props"].update(v.props)
+                owner["props"].update(stored(v.props))
 
     def dump(self) -> GraphDump:
         canon: dict[NodeId, str] = {}
