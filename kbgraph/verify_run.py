@@ -49,6 +49,7 @@ class VerifyOptions:
     wait_s: float = 60.0  # longest wait for a running sync to pass a chunk's position
     idle_s: float = 2.0  # a checkpoint that stands still this long: no sync runs
     poll_s: float = 0.2
+    on_wait: Callable[[tuple[str, int] | None], None] | None = None  # told when a re-check starts waiting
 
 
 class Settle:
@@ -74,6 +75,8 @@ class Settle:
         if self.idle_at is not None and cp == self.idle_at:
             return "idle"  # still standing: re-check at once
         self.waits += 1
+        if self.opts.on_wait is not None:
+            self.opts.on_wait(pos)
         start = moved = self.clock()
         while self.clock() - start < self.opts.wait_s:
             self.sleep(self.opts.poll_s)

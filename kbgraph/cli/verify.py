@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, settings, target_of
+from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings, target_of
 from kbgraph.errors import KbgraphError, SourceError
 from kbgraph.mapping import compile_mappings
 from kbgraph.verify_run import Verifier, VerifyOptions
@@ -28,6 +28,8 @@ def verify(
                                                         "(the sync's checkpoint does not move)"),
     wait: float = typer.Option(60.0, "--wait", min=0, help="seconds to wait for a running sync to pass a chunk "
                                                            "before its differences are re-checked"),
+    idle: float = typer.Option(2.0, "--idle", min=0, help="seconds a standing checkpoint means that no sync runs "
+                                                          "(then a difference is re-checked at once)"),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     pipeline: Optional[str] = PipelineOpt,
     config: Optional[Path] = ConfigOpt,
@@ -60,7 +62,13 @@ def verify(
     else:
         raise KbgraphError(f"verify reads rows from 'snapshot' or 'jsonl', not {source!r}")
     target = target_of(s)
-    opts = VerifyOptions(chunk=chunk, show=show, repair=repair, pipeline=s.pipeline, wait_s=wait)
+    def waiting(pos: tuple[str, int] | None) -> None:
+        at = f"binlog {pos[0]}:{pos[1]}" if pos else "the position of the comparison (unknown to this user: waiting for it to stand still)"
+        err.print(f"differences found; waiting up to {wait:g} s for pipeline {s.pipeline!r} to pass {at} before a re-check",
+                  highlight=False, markup=False, soft_wrap=True)
+
+    opts = VerifyOptions(chunk=chunk, show=show, repair=repair, pipeline=s.pipeline, wait_s=wait, idle_s=idle,
+                         on_wait=waiting)
     try:
         with target.driver() as driver:
             verifier = Verifier(m, rows, driver, target.database, opts)

@@ -5,6 +5,12 @@ then equal (idempotent, checkpoint untouched), and a user with nothing but SELEC
 from __future__ import annotations
 
 import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
 import uuid
 from urllib.parse import quote, urlsplit
 
@@ -14,7 +20,7 @@ from typer.testing import CliRunner
 from kbgraph.checkpoint import read_checkpoint
 from kbgraph.cli.app import app
 from kbgraph.graph.schema import apply_schema
-from tests.integration.binlog_support import compile_yaml, snapshot_into, sql, target_of
+from tests.integration.binlog_support import compile_yaml, snapshot_into, sql, sync_into, target_of
 from tests.support.mysql import mysql_connect
 
 pytestmark = pytest.mark.integration
@@ -186,3 +192,36 @@ def test_verify_with_a_select_only_user(mysql_url, verify_db, graph, graph_serve
         assert password not in res.output
     finally:
         sql(mysql_url, f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+def test_a_difference_the_running_sync_clears_is_not_reported(mysql_url, verify_db, graph, graph_server, tmp_path):
+    """verify finds entity 4 behind the source, says it waits for the sync, the sync catches up, and
+    the re-check finds nothing: exit 0. The sync starts only once verify says it waits."""
+    target = _load(mysql_url, verify_db, graph, graph_server, tmp_path)
+    mapping = compile_yaml(tmp_path, MAPPING.format(db=verify_db))
+    sql(mysql_url, "UPDATE entity SET name = 'renamed' WHERE id = 4", db=verify_db)  # not synced yet
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KBGRAPH_", "NEO4J_"))}
+    env.update({"NEO4J_URI": graph_server.uri, "NEO4J_USERNAME": graph_server.user,
+                "NEO4J_PASSWORD": graph_server.password, "NEO4J_DATABASE": graph_server.database,
+                "KBGRAPH_MYSQL_URL": mysql_url, "KBGRAPH_PIPELINE": "vf", "COLUMNS": "400"})
+    # --idle: after the sync's last commit the checkpoint stands still (other databases on this shared
+    # server move the binlog on, so "passed" may never come); it bounds how long the sync may take to start
+    proc = subprocess.Popen([sys.executable, "-c", "from kbgraph.cli import main; main()", "verify", "--mappings",
+                             str(tmp_path / "mapping.yaml"), "--chunk", "3", "--wait", "120", "--idle", "30"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()
+        deadline = time.monotonic() + 120
+        seen = ""
+        while "waiting up to" not in seen:
+            seen = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        assert "pipeline 'vf'" in seen
+        stats = sync_into(mysql_url, mapping, target, "vf")
+        assert stats.counts.changes >= 1
+        out, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "verified" in out and "renamed" not in out
