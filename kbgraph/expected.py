@@ -20,6 +20,7 @@ from kbgraph.change import Change
 from kbgraph.errors import ChangeError
 from kbgraph.graph.cypher import ROW_ID, STUB
 from kbgraph.mapping.attributes import PropertyCompiled
+from kbgraph.mapping.columns import stored
 from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
 from kbgraph.mapping.rules import Mapping
 from kbgraph.verify import GraphDump, canonical, plain
@@ -75,25 +76,25 @@ class ExpectedGraph:
                 node["labels"].update(rule.fixed)
                 if v.label:
                     node["labels"].add(v.label)
-                node["props"].update(v.props)
+                node["props"].update(stored(v.props))
         elif isinstance(rule, RelationCompiled):
             rv = rule.view(row)
             if rv is not None:
                 self._node(rule.f_label, rule.f.names, rv.f)
                 self._node(rule.t_label, rule.t.names, rv.t)
-                self.edges.append(((rule.f_label, rv.f), rv.type, {ROW_ID: rv.id, **rv.props}, (rule.t_label, rv.t)))
+                self.edges.append(((rule.f_label, rv.f), rv.type, {ROW_ID: rv.id, **stored(rv.props)}, (rule.t_label, rv.t)))
         elif isinstance(rule, PropertyCompiled):
             pv = rule.view(row)
-            if pv is None or (not rule.as_node and not pv.props):  # a NULL attribute value is no property
+            if pv is None or (not rule.as_node and not stored(pv.props)):  # a NULL attribute value is no property
                 return
             owner = self._node(rule.owner_label, rule.owner.names, pv.owner)
             if rule.as_node:
                 pnode = self._node(rule.node_label, [ROW_ID], (pv.id,))
                 pnode["stub"] = False
-                pnode["props"].update(pv.props)
+                pnode["props"].update(stored(pv.props))
                 self.edges.append(((rule.owner_label, pv.owner), rule.rel_type, {}, (rule.node_label, (pv.id,))))
             else:
-                owner["props"].update(pv.props)
+                owner["props"].update(stored(pv.props))
 
     def dump(self) -> GraphDump:
         canon: dict[NodeId, str] = {}

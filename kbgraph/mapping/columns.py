@@ -29,6 +29,12 @@ _AS_IS: dict[str, tuple[type, ...]] = {
 }
 
 
+def _fits(v: Any) -> bool:
+    """A value the hot path may pass as is: anything but an int outside the graph's 64-bit range
+    (that one goes through its converter, which rejects it with the column's name)."""
+    return type(v) is not int or INT_MIN <= v <= INT_MAX
+
+
 class Columns:
     """Named columns read from a row and converted: ``{prop: converter(row[column])}``."""
 
@@ -53,7 +59,7 @@ class Columns:
             v = row.get(col)
             if v is None:
                 return None
-            if type(v) in as_is and (type(v) is not int or INT_MIN <= v <= INT_MAX):
+            if type(v) in as_is and _fits(v):
                 out.append(v)
                 continue
             v = conv(v)
@@ -70,7 +76,7 @@ class Columns:
             v = row.get(col)
             if v is None:
                 continue
-            if type(v) in as_is and (type(v) is not int or INT_MIN <= v <= INT_MAX):
+            if type(v) in as_is and _fits(v):
                 out[prop] = v
                 continue
             v = conv(v)
@@ -82,6 +88,19 @@ class Columns:
             else:
                 out[prop] = v
         return out
+
+
+def stored(props: Props) -> Props:
+    """What the graph holds after ``SET x += props``: a property whose value is ``None`` is no property.
+
+    The one rule for values Neo4j cannot store, shared by the writer's mapping and ``kbgraph verify``:
+    a JSON ``null`` leaf (``{"note": null}``) and SQL NULL become ``None``, which the writer sends to
+    remove the property and verify expects to be absent; an empty JSON map becomes the text ``"{}"``
+    and an empty list ``[]`` (``convert.py``); an integer outside the graph's 64-bit range (``BIGINT
+    UNSIGNED`` above 2^63-1) is a ``ConversionError``: the row is rejected (a dead letter when synced,
+    counted as rejected, not as a difference, by verify).
+    """
+    return {k: v for k, v in props.items() if v is not None}
 
 
 def nulls(props: Props) -> Props:
