@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -24,9 +23,9 @@ import pytest
 from kbgraph.checkpoint import read_checkpoint
 from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
+from tests.support.cli import KBGRAPH
 
 pytestmark = pytest.mark.integration
-KBGRAPH = [sys.executable, "-c", "from kbgraph.cli import main; main()"]
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-Pa55-word"
 

@@ -9,7 +9,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 
@@ -21,11 +20,17 @@ from kbgraph.pipeline import Pipeline
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.tables import MappedTables
 from kbgraph.sources.snapshot import SnapshotSource
-from tests.integration.binlog_support import compile_yaml, conn_info, position_now, sql, target_of
+from tests.integration.binlog_support import (
+    compile_yaml,
+    conn_info,
+    position_now,
+    sql,
+    target_of,
+)
+from tests.support.cli import KBGRAPH, cli_env
 
 pytestmark = pytest.mark.integration
 
-KBGRAPH = [sys.executable, "-c", "from kbgraph.cli import main; main()"]
 
 MAPPING = """\
 source:
@@ -55,12 +60,8 @@ def _mapping(tmp_path, db: str, name: str = "name"):
 
 
 def _env(mysql_url, graph_server, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KBGRAPH_", "NEO4J_"))}
-    env.update({"NEO4J_URI": graph_server.uri, "NEO4J_USERNAME": graph_server.user,
-                "NEO4J_PASSWORD": graph_server.password, "NEO4J_DATABASE": graph_server.database,
-                "KBGRAPH_MYSQL_URL": mysql_url, "KBGRAPH_SERVER_ID": str(random.randint(20_000, 60_000)), "COLUMNS": "200"})
-    env.update(extra)
-    return env
+    return cli_env(graph_server, mysql_url=mysql_url, KBGRAPH_SERVER_ID=str(random.randint(20_000, 60_000)),
+                   COLUMNS="200", **extra)
 
 
 def _nodes(driver, database, label):

@@ -11,10 +11,15 @@ from kbgraph.graph.schema import apply_schema
 from kbgraph.verify import dump_graph
 from tests.integration.binlog_support import scratch_dump, sql, target_of
 from tests.integration.test_binlog_e2e import _fill, kb_setup
-from tests.integration.test_binlog_kill import KBGRAPH, _env
+from tests.support.cli import KBGRAPH, cli_env
 
 pytestmark = pytest.mark.integration
 
+
+
+def _env(mysql_url, graph_server, **extra):
+    return cli_env(graph_server, mysql_url=mysql_url, **{"KBGRAPH_PIPELINE": "killed", "KBGRAPH_SERVER_ID": "4971",
+                                                         "KBGRAPH_BATCH_SIZE": "5", "KBGRAPH_FLUSH_MS": "20", **extra})
 
 def _run(args, env):
     return subprocess.run([*KBGRAPH, *args], env=env, capture_output=True, timeout=300, text=True)

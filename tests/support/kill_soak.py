@@ -13,12 +13,10 @@ graph of the final rows holds.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -35,8 +33,8 @@ from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
 from kbgraph.sources.memory import rows_as_inserts
 from kbgraph.verify import GraphDump, dump_graph, reset_graph
+from tests.support.cli import KBGRAPH, cli_env
 
-KBGRAPH = [sys.executable, "-c", "from kbgraph.cli import main; main()"]
 ROOT = Path(__file__).resolve().parents[2]
 KB_MAPPING = ROOT / "tests" / "kb_mapping.yaml"  # the mapping of tests/workload.py
 FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}  # Tansu joins take session_timeout/2
@@ -78,11 +76,7 @@ def compare(streamed: GraphDump, expected: GraphDump) -> tuple[int, int]:
 
 
 def graph_env(graph: GraphLike, pipeline: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KBGRAPH_", "NEO4J_"))}
-    env.update({"NEO4J_URI": graph.uri, "NEO4J_USERNAME": graph.user, "NEO4J_PASSWORD": graph.password,
-                "NEO4J_DATABASE": graph.database, "KBGRAPH_PIPELINE": pipeline})
-    env.update(extra)
-    return env
+    return cli_env(graph, pipeline=pipeline, **extra)
 
 
 def kill_at_random_points(start: Callable[[], subprocess.Popen[bytes]], progress: Callable[[], Any], points: int,

@@ -123,3 +123,27 @@ def test_an_integer_beyond_64_bits_is_read_exactly_and_refused_not_rounded(tmp_p
         mapping.translate(change)
     assert mapping.translate(Change("t", "insert", None, {"id": 1, "n": 2**63 - 1}))[0].row["p"] == {"n": 2**63 - 1}
     assert str(huge) in _dead_letter_row(change, "why")["change"]  # the dead letter keeps it exactly
+
+
+def test_a_kafka_request_that_meets_the_outage_is_waited_out_not_a_failure():
+    """A metadata or commit request during a broker outage raises a connection error: part of the outage."""
+    from kafka.errors import KafkaConnectionError, UnknownTopicOrPartitionError
+
+    from kbgraph.errors import SourceError
+    from kbgraph.sources.kafka.brokers import BrokerWatch, is_connection_error
+
+    assert is_connection_error(KafkaConnectionError("111 ECONNREFUSED"))
+    assert not is_connection_error(UnknownTopicOrPartitionError())
+
+    class Ctx:
+        def set_source_outage(self, *a, **k):  # the progress hook, if the watch looks for it
+            pass
+
+    w = BrokerWatch("127.0.0.1:1", 0.0, Ctx())
+    w.down()  # the first sign: not an outage yet (a reconnect shorter than GRACE_S)
+    w._down_since -= 5  # noqa: SLF001 - as if the broker had been away for 5 s
+    w.down()  # an outage now: waited for, logged
+    later = w.watch.clock() + 10
+    w.watch.clock = lambda: later
+    with pytest.raises(SourceError, match="Kafka at 127.0.0.1:1"):
+        w.down()  # past KBGRAPH_OUTAGE_MAX_S (0 here): the run ends with one line

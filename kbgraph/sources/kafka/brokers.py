@@ -23,11 +23,15 @@ class BrokerWatch:
 
     def check(self, consumer: Any) -> None:
         """After each poll: is any broker connection up?"""
-        now = time.monotonic()
         if connected(consumer):
             self._down_since = None
             self.watch.back()
             return
+        self.down()
+
+    def down(self) -> None:
+        """No broker answers (a poll found no connection, or a request failed to connect)."""
+        now = time.monotonic()
         if self._down_since is None:
             self._down_since = now
         elif now - self._down_since > GRACE_S:
@@ -35,6 +39,13 @@ class BrokerWatch:
                 self.watch.lost("no connection to any broker", resume="the graph checkpoint")
             except KbgraphError as e:
                 raise SourceError(str(e)) from None
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """A request that failed because no broker answered (an outage, not a fault of the run)."""
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
+
+    return isinstance(error, (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError))
 
 
 def connected(consumer: Any) -> bool:

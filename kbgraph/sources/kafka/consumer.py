@@ -34,7 +34,7 @@ from kbgraph.change import Change
 from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
 from kbgraph.mapping.source_columns import first_images
 from kbgraph.sources import SourceContext
-from kbgraph.sources.kafka.brokers import BrokerWatch
+from kbgraph.sources.kafka.brokers import BrokerWatch, is_connection_error
 from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
 from kbgraph.sources.kafka.keychange import ABSORBED, KeyChanges, starts_key_change
@@ -149,7 +149,11 @@ class KafkaSource:
             except KafkaError as e:
                 if self._listener_error is not None:
                     raise self._listener_error from None
-                raise SourceError(f"Kafka consumer failed ({type(e).__name__}: {e})") from None
+                if not is_connection_error(e):
+                    raise SourceError(f"Kafka consumer failed ({type(e).__name__}: {e})") from None
+                brokers.down()  # a metadata or commit request met the outage: wait it out like poll does
+                ctx.stopping.wait(0.2)
+                continue
             if self._listener_error is not None:
                 raise self._listener_error
             brokers.check(self.consumer)

@@ -88,8 +88,9 @@ def record_position(fmt: str | None, record: Any) -> tuple[Any, int, int] | None
 _STREAMED = (None, False, "false")  # Debezium's ``snapshot`` field of a streamed (not a snapshot) record
 
 
-def replay_key(fmt: str | None, record: Any) -> tuple[Any, str, int, int] | None:
-    """``(server_id, file, pos, row)`` of a streamed Debezium record, or None.
+def replay_key(fmt: str | None, record: Any) -> tuple[Any, str, int, int, Any] | None:
+    """``(server_id, file, pos, row, ts_ms)`` of a streamed Debezium record, or None (``ts_ms``: the
+    source's commit time, None when absent).
 
     Snapshot records (``snapshot`` true, first, last, incremental…) share one position and state a
     row's whole content, so they are never taken for a replay; nor is a record without coordinates.
@@ -100,4 +101,5 @@ def replay_key(fmt: str | None, record: Any) -> tuple[Any, str, int, int] | None
     at = _coordinates(src)
     if at is None or src is None or src.get("snapshot") not in _STREAMED:
         return None
-    return (src.get("server_id"), *at)
+    ts = src.get("ts_ms")
+    return (src.get("server_id"), *at, ts if isinstance(ts, int) and not isinstance(ts, bool) else None)

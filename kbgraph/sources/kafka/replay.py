@@ -4,9 +4,11 @@ Debezium delivers at least once: a connector restarted without its last offset w
 new Kafka offsets, records it had written before. Re-applying them is not harmless — a key change
 replayed after the old key was used again would move the new row — so a streamed record whose
 source position (server, file, pos, row; ``order.replay_key``) is behind the last one read from
-its partition is a replay. Inside one partition the connector writes in source order, so this
-never mistakes a new record for an old one; positions of another server (a failover, a new
-connector) are not comparable, and such a record is taken and becomes the one to compare with.
+its partition, and was committed at the source no later (``ts_ms``), is a replay. Inside one
+partition the connector writes in source order, so this does not mistake a new record for an old
+one. Positions of another server (a failover, a new connector) are not comparable, and such a
+record is taken and becomes the one to compare with; so is a record behind in position but
+committed later — the binlog was reset (``RESET MASTER``) and numbers its files from 1 again.
 
 The last position applied is kept in the graph checkpoint under ``source_key`` of the partition,
 so a replay that arrives after kbgraph restarted is caught too.
@@ -34,8 +36,8 @@ class ReplayGuard:
 
     def load(self, tp: Any, value: Any) -> None:
         """Seed a partition from its checkpoint value (``source_key``), on assignment."""
-        if isinstance(value, list) and len(value) == 4:
-            self._at[tp] = tuple(value)
+        if isinstance(value, list) and len(value) in (4, 5):
+            self._at[tp] = (*value, None) if len(value) == 4 else tuple(value)
 
     def forget(self, tp: Any) -> None:
         self._at.pop(tp, None)
@@ -43,11 +45,12 @@ class ReplayGuard:
     def is_replay(self, tp: Any, rec: Any, at: tuple[Any, ...]) -> bool:
         """True when the record at ``at`` is behind the last one read from ``tp``; else it becomes the last."""
         last = self._at.get(tp)
-        if last is None or last[0] != at[0] or binlog_order(at[1:]) >= binlog_order(last[1:]):
+        if (last is None or last[0] != at[0] or binlog_order(at[1:4]) >= binlog_order(last[1:4])
+                or (at[4] is not None and last[4] is not None and at[4] > last[4])):
             self._at[tp] = at
             return False
         self.count += 1
         if self.count == 1 or self.count % 10_000 == 0:
             log.warning("kafka: %s[%d]@%d is a replay (source position %s:%s row %s is behind %s:%s row %s, read "
-                        "before); skipped (%d so far)", rec.topic, rec.partition, rec.offset, *at[1:], *last[1:], self.count)
+                        "before); skipped (%d so far)", rec.topic, rec.partition, rec.offset, *at[1:4], *last[1:4], self.count)
         return True
