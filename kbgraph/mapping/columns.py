@@ -29,12 +29,6 @@ _AS_IS: dict[str, tuple[type, ...]] = {
 }
 
 
-def _fits(v: Any) -> bool:
-    """A value the hot path may pass as is: anything but an int outside the graph's 64-bit range
-    (that one goes through its converter, which rejects it with the column's name)."""
-    return type(v) is not int or INT_MIN <= v <= INT_MAX
-
-
 class Columns:
     """Named columns read from a row and converted: ``{prop: converter(row[column])}``."""
 
@@ -59,7 +53,7 @@ class Columns:
             v = row.get(col)
             if v is None:
                 return None
-            if type(v) in as_is and _fits(v):
+            if type(v) in as_is and (type(v) is not int or INT_MIN <= v <= INT_MAX):  # inline: the hot path
                 out.append(v)
                 continue
             v = conv(v)
@@ -76,7 +70,7 @@ class Columns:
             v = row.get(col)
             if v is None:
                 continue
-            if type(v) in as_is and _fits(v):
+            if type(v) in as_is and (type(v) is not int or INT_MIN <= v <= INT_MAX):  # inline: the hot path
                 out[prop] = v
                 continue
             v = conv(v)

@@ -59,6 +59,12 @@ DEFAULT_CONSUMER = {
 }
 
 
+def _source_of(changes: list[Change]) -> dict[str, Any] | None:
+    """The ``source`` block the Debezium decoder kept with a record's change, if any."""
+    meta = changes[0].meta
+    return meta.get("source") if meta else None
+
+
 def position_marker(position: dict[str, Any]) -> Change:
     """A change that only moves the checkpoint: no table, no rows, so no rule maps it."""
     return Change.position_only(position, position_only=True)
@@ -191,7 +197,7 @@ class KafkaSource:
         if len(self._owned) < 2 or not change.meta:
             return None
         rec = change.meta.get("record")
-        return None if rec is None else record_position(change.meta.get("format"), rec)
+        return None if rec is None else record_position(change.meta.get("format"), rec, change.meta.get("source"))
 
     def _subscribe(self) -> None:
         """Subscribe to the topics that exist (the consumer never asks for one that does not)."""
@@ -215,7 +221,7 @@ class KafkaSource:
                 self._reject(rec, str(e))
                 pending_end = rec.offset + 1
                 continue
-            at = replay_key(self.router.format_of(tp.topic), rec) if decoded.changes else None
+            at = replay_key(self.router.format_of(tp.topic), rec, _source_of(decoded.changes)) if decoded.changes else None
             if at is not None and self._replays.is_replay(tp, rec, at):
                 counts["replayed"] += 1
                 pending_end = rec.offset + 1

@@ -161,7 +161,9 @@ class DebeziumDecoder:
             before = after = None
         ts = source.get("ts_ms", doc.get("ts_ms"))
         return Decoded(
-            [Change(source["table"], kind, before, after, schema=source.get("db"), ts_ms=ts)]  # type: ignore[arg-type]
+            # the source block rides along: the consumer orders and de-duplicates by it (order.py)
+            [Change(source["table"], kind, before, after, schema=source.get("db"), ts_ms=ts,  # type: ignore[arg-type]
+                    meta={"source": source})]
         )
 
 

@@ -77,18 +77,19 @@ def debezium_position(value: bytes | None) -> tuple[str, int, int] | None:
     return _coordinates(source_block(value))
 
 
-def record_position(fmt: str | None, record: Any) -> tuple[Any, int, int] | None:
-    """The merge key of a Kafka record of format ``fmt`` (``binlog_order`` of its coordinates)."""
+def record_position(fmt: str | None, record: Any, src: dict[str, Any] | None = None) -> tuple[Any, int, int] | None:
+    """The merge key of a Kafka record of format ``fmt`` (``binlog_order`` of its coordinates);
+    ``src``: its ``source`` block when the decoder has it already (else it is read from the record)."""
     if fmt != "debezium":
         return None
-    at = debezium_position(getattr(record, "value", None))
+    at = _coordinates(src if src is not None else source_block(getattr(record, "value", None)))
     return None if at is None else binlog_order(at)
 
 
 _STREAMED = (None, False, "false")  # Debezium's ``snapshot`` field of a streamed (not a snapshot) record
 
 
-def replay_key(fmt: str | None, record: Any) -> tuple[Any, str, int, int, Any] | None:
+def replay_key(fmt: str | None, record: Any, src: dict[str, Any] | None = None) -> tuple[Any, str, int, int, Any] | None:
     """``(server_id, file, pos, row, ts_ms)`` of a streamed Debezium record, or None (``ts_ms``: the
     source's commit time, None when absent).
 
@@ -97,7 +98,8 @@ def replay_key(fmt: str | None, record: Any) -> tuple[Any, str, int, int, Any] |
     """
     if fmt != "debezium":
         return None
-    src = source_block(getattr(record, "value", None))
+    if src is None:
+        src = source_block(getattr(record, "value", None))
     at = _coordinates(src)
     if at is None or src is None or src.get("snapshot") not in _STREAMED:
         return None
