@@ -31,24 +31,28 @@ def source_key(key: str) -> str:
 
 class ReplayGuard:
     def __init__(self) -> None:
-        self._at: dict[Any, tuple[Any, ...]] = {}  # partition -> source position of the last streamed record read
+        # partition -> (source position of the last streamed record read, its binlog_order)
+        self._at: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
         self.count = 0
 
     def load(self, tp: Any, value: Any) -> None:
         """Seed a partition from its checkpoint value (``source_key``), on assignment."""
         if isinstance(value, list) and len(value) in (4, 5):
-            self._at[tp] = (*value, None) if len(value) == 4 else tuple(value)
+            at = (*value, None) if len(value) == 4 else tuple(value)
+            self._at[tp] = (at, binlog_order(at[1:4]))
 
     def forget(self, tp: Any) -> None:
         self._at.pop(tp, None)
 
     def is_replay(self, tp: Any, rec: Any, at: tuple[Any, ...]) -> bool:
         """True when the record at ``at`` is behind the last one read from ``tp``; else it becomes the last."""
-        last = self._at.get(tp)
-        if (last is None or last[0] != at[0] or binlog_order(at[1:4]) >= binlog_order(last[1:4])
-                or (at[4] is not None and last[4] is not None and at[4] > last[4])):
-            self._at[tp] = at
+        order = binlog_order(at[1:4])
+        seen = self._at.get(tp)
+        if seen is None or seen[0][0] != at[0] or order >= seen[1] or (
+                at[4] is not None and seen[0][4] is not None and at[4] > seen[0][4]):
+            self._at[tp] = (at, order)
             return False
+        last = seen[0]
         self.count += 1
         if self.count == 1 or self.count % 10_000 == 0:
             log.warning("kafka: %s[%d]@%d is a replay (source position %s:%s row %s is behind %s:%s row %s, read "
