@@ -30,19 +30,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import pymysql  # noqa: E402
-from pymysqlreplication import BinLogStreamReader  # noqa: E402
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent  # noqa: E402
+import pymysql
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from kbgraph.graph.schema import apply_schema  # noqa: E402
-from kbgraph.mapping import compile_mappings  # noqa: E402
-from kbgraph.pipeline import Pipeline  # noqa: E402
-from kbgraph.sink.target import GraphTarget  # noqa: E402
-from kbgraph.sources.binlog.position import Position  # noqa: E402
-from kbgraph.sources.binlog.reader import BinlogSource  # noqa: E402
-from kbgraph.sources.binlog.server import ConnInfo, current_position  # noqa: E402
-from kbgraph.sources.binlog.tables import MappedTables  # noqa: E402
+from kbgraph.graph.schema import apply_schema
+from kbgraph.mapping import compile_mappings
+from kbgraph.pipeline import Pipeline
+from kbgraph.sink.target import GraphTarget
 from kbgraph.sources import StandaloneContext
+from kbgraph.sources.binlog.position import Position
+from kbgraph.sources.binlog.reader import BinlogSource
+from kbgraph.sources.binlog.server import ConnInfo, current_position
+from kbgraph.sources.binlog.tables import MappedTables
 
 DDL = """CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, score DECIMAL(10,2),
   meta JSON, updated_at DATETIME(6) NOT NULL)"""

@@ -36,8 +36,8 @@ from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
 from kbgraph.sink.target import GraphTarget
-from kbgraph.sources.kafka import KafkaSource
 from kbgraph.sources import StandaloneContext
+from kbgraph.sources.kafka import KafkaSource
 from tests.integration.kafka_support import (
     FAST_GROUP,
     KB_MAPPING,

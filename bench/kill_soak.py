@@ -23,11 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import neo4j  # noqa: E402
+import neo4j
 
-from tests.support.graph import start_graph_server  # noqa: E402
-from tests.support.kill_soak import binlog_soak, kafka_soak  # noqa: E402
-from tests.support.mysql import mysql_test_url  # noqa: E402
+from tests.support.graph import start_graph_server
+from tests.support.kill_soak import binlog_soak, kafka_soak
+from tests.support.mysql import mysql_test_url
 
 
 def main() -> int:

@@ -23,16 +23,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kbgraph.embedded import EmbeddedGraph, _free_port  # noqa: E402
-from kbgraph.expected import expected_graph  # noqa: E402
-from kbgraph.graph.schema import apply_schema  # noqa: E402
-from kbgraph.mapping import compile_mappings  # noqa: E402
-from kbgraph.outage import OncePer  # noqa: E402
-from kbgraph.pipeline import Pipeline, RunStats  # noqa: E402
-from kbgraph.sink.target import GraphTarget  # noqa: E402
-from kbgraph.sources.memory import ListSource, rows_as_inserts  # noqa: E402
-from kbgraph.verify import dump_graph  # noqa: E402
-from tests.workload import Workload  # noqa: E402
+from kbgraph.embedded import EmbeddedGraph, _free_port
+from kbgraph.expected import expected_graph
+from kbgraph.graph.schema import apply_schema
+from kbgraph.mapping import compile_mappings
+from kbgraph.outage import OncePer
+from kbgraph.pipeline import Pipeline, RunStats
+from kbgraph.sink.target import GraphTarget
+from kbgraph.sources.memory import ListSource, rows_as_inserts
+from kbgraph.verify import dump_graph
+from tests.workload import Workload
 
 
 def main() -> None:

@@ -29,8 +29,8 @@ from pathlib import Path
 import neo4j
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from tests.support.graph import start_graph_server  # noqa: E402
-from tests.support.oracle import build, check_case, random_steps, shrink  # noqa: E402
+from tests.support.graph import start_graph_server
+from tests.support.oracle import build, check_case, random_steps, shrink
 
 
 def main() -> None:

@@ -27,14 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kbgraph.graph.schema import apply_schema  # noqa: E402
-from kbgraph.mapping import compile_mappings  # noqa: E402
-from kbgraph.pipeline import Pipeline  # noqa: E402
-from kbgraph.sink.target import GraphTarget  # noqa: E402
-from kbgraph.sources.binlog.server import ConnInfo  # noqa: E402
-from kbgraph.sources.binlog.tables import MappedTables  # noqa: E402
-from kbgraph.sources.snapshot import SnapshotSource  # noqa: E402
-from kbgraph.verify import reset_graph  # noqa: E402
+from kbgraph.graph.schema import apply_schema
+from kbgraph.mapping import compile_mappings
+from kbgraph.pipeline import Pipeline
+from kbgraph.sink.target import GraphTarget
+from kbgraph.sources.binlog.server import ConnInfo
+from kbgraph.sources.binlog.tables import MappedTables
+from kbgraph.sources.snapshot import SnapshotSource
+from kbgraph.verify import reset_graph
 
 DDL = [
     "CREATE TABLE entity (id INT PRIMARY KEY, kind VARCHAR(20), name VARCHAR(100), meta JSON, score DOUBLE)",

@@ -11,9 +11,9 @@ nodes it writes), then kbgraph's own nodes: checkpoints and dead letters.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from kbgraph import graph_model
 from kbgraph.graph.cypher import CHECKPOINT_LABEL, DEAD_LETTER_LABEL, STUB, esc

@@ -40,7 +40,7 @@ class Change:
         return f"{self.op} on {where} at {self.position}"
 
     @classmethod
-    def position_only(cls, position: dict[str, Any], **meta: Any) -> "Change":
+    def position_only(cls, position: dict[str, Any], **meta: Any) -> Change:
         """A change with no rows: it only moves the checkpoint (a tombstone, a skipped record)."""
         return cls("", "position", None, None, position=position, meta=meta or None)
 

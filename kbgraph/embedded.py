@@ -148,7 +148,7 @@ class EmbeddedGraph:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self, timeout: float = 60) -> "EmbeddedGraph":
+    def start(self, timeout: float = 60) -> EmbeddedGraph:
         """Start the server and wait until a Bolt session answers ``RETURN 1``.
 
         Raises ``KbgraphError`` (with the last lines of the server log) when it does not.
@@ -196,7 +196,7 @@ class EmbeddedGraph:
                     proc.wait(10)
             self._cleanup()
 
-    def __enter__(self) -> "EmbeddedGraph":
+    def __enter__(self) -> EmbeddedGraph:
         return self.start()
 
     def __exit__(
@@ -256,7 +256,7 @@ class EmbeddedGraph:
     def _spawn(self, pkg: Path) -> None:
         _write_private(self._argfile, _argfile_quote(f"-Darcadedb.server.rootPassword={self.password}") + "\n")
         if self._log is None:
-            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in _cleanup
+            self._log = open(self.log_path, "ab")
         self._log_start = self._log.tell()
         self._log.write(f"--- kbgraph: starting ArcadeDB, bolt port {self.bolt_port} ---\n".encode())
         self._log.flush()

@@ -8,9 +8,9 @@ says what the files ask for, rule by rule.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from kbgraph.mapping.loader import LoadedFile, load_mapping_files
 from kbgraph.mapping.model import EntityRule, PropertyRule, RelationRule, column_name

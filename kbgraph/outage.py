@@ -18,8 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, stop_any, stop_never
-from tenacity import stop_when_event_set, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    stop_any,
+    stop_never,
+    stop_when_event_set,
+    wait_exponential,
+)
 
 from kbgraph.errors import KbgraphError
 

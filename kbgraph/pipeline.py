@@ -70,7 +70,7 @@ class RunStats:
 
 
 class _Context:
-    def __init__(self, pipeline: "Pipeline") -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self.stopping = pipeline._stopping
         self._pipeline = pipeline
 

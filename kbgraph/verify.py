@@ -42,7 +42,7 @@ class GraphDump:
     def summary(self) -> str:
         return f"{sum(self.nodes.values())} nodes, {sum(self.relationships.values())} relationships"
 
-    def diff(self, other: "GraphDump", limit: int = 10) -> str:
+    def diff(self, other: GraphDump, limit: int = 10) -> str:
         """What ``self`` has that ``other`` lacks, and the reverse (as text, for test failures)."""
         lines = []
         for what, mine, theirs in (("node", self.nodes, other.nodes), ("relationship", self.relationships, other.relationships)):

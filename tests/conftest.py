@@ -26,8 +26,8 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.support.mysql import FIX as MYSQL_FIX  # noqa: E402
-from tests.support.mysql import binlog_problems, mysql_connect, mysql_test_url, redact  # noqa: E402
+from tests.support.mysql import FIX as MYSQL_FIX
+from tests.support.mysql import binlog_problems, mysql_connect, mysql_test_url, redact
 
 KAFKA_ENV = "KBGRAPH_TEST_KAFKA"
 
@@ -63,7 +63,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def graph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["GraphServer"]:
+def graph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphServer]:
     from tests.support.graph import start_graph_server
 
     server = start_graph_server(tmp_path_factory.mktemp("arcadedb"))
@@ -74,7 +74,7 @@ def graph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["GraphSer
 
 
 @pytest.fixture(scope="session")
-def graph_driver(graph_server: "GraphServer") -> Iterator["neo4j.Driver"]:
+def graph_driver(graph_server: GraphServer) -> Iterator[neo4j.Driver]:
     import neo4j
 
     driver = neo4j.GraphDatabase.driver(graph_server.uri, auth=(graph_server.user, graph_server.password))
@@ -86,7 +86,7 @@ def graph_driver(graph_server: "GraphServer") -> Iterator["neo4j.Driver"]:
 
 
 @pytest.fixture
-def graph(graph_server: "GraphServer", graph_driver: "neo4j.Driver") -> "neo4j.Driver":
+def graph(graph_server: GraphServer, graph_driver: neo4j.Driver) -> neo4j.Driver:
     """The driver, with every node and relationship deleted first (constraints stay)."""
     from tests.support.graph import reset_graph
 

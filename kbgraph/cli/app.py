@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -30,7 +29,7 @@ ConfigOpt = typer.Option(None, "--config", help="TOML config file (default: ./kb
 PipelineOpt = typer.Option(None, "--pipeline", help="checkpoint name (default: 'default')")
 
 
-def settings(config: Optional[Path] = None, **flags: object) -> Settings:
+def settings(config: Path | None = None, **flags: object) -> Settings:
     try:
         return load_settings(config, **flags)
     except Exception as e:  # pydantic ValidationError: a bad environment variable or config value

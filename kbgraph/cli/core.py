@@ -6,7 +6,7 @@ import json
 import logging
 import signal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 import typer
@@ -30,21 +30,21 @@ from kbgraph.sources import StandaloneContext
 from kbgraph.sources.registry import SOURCES, build_source
 
 
-def _mapping(s: Settings, mappings: Optional[list[Path]]) -> Mapping:
+def _mapping(s: Settings, mappings: list[Path] | None) -> Mapping:
     return compile_mappings(mappings or s.mappings)
 
 
 @app.command()
 def validate(
-    paths: Optional[list[Path]] = typer.Argument(None, help="mapping files or folders (as -m; default: mappings/)",
+    paths: list[Path] | None = typer.Argument(None, help="mapping files or folders (as -m; default: mappings/)",
                                                  show_default=False),
-    mappings: Optional[list[Path]] = MappingsOpt,
+    mappings: list[Path] | None = MappingsOpt,
     json_schema: bool = typer.Option(False, "--json-schema", help="print the mapping files' JSON Schema instead"),
     check_source: bool = typer.Option(False, "--check-source", help="also check the mappings against the live "
                                       "database (tables, columns, keys, types; reads information_schema only)"),
-    mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="the database for --check-source "
+    mysql_url: str | None = typer.Option(None, "--mysql-url", help="the database for --check-source "
                                             "(default: KBGRAPH_MYSQL_URL)", show_default=False),
-    config: Optional[Path] = ConfigOpt,
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Check mapping files; every problem is reported as file:line: key: message."""
     if json_schema:
@@ -100,10 +100,10 @@ def _cypher_value(v: Any) -> str:
 @app.command()
 def plan(
     changes: Path = typer.Option(..., "--changes", "-c", help="JSONL change file"),
-    mappings: Optional[list[Path]] = MappingsOpt,
+    mappings: list[Path] | None = MappingsOpt,
     batch_size: int = typer.Option(1000, "--batch-size", help="changes per transaction"),
     limit: int = typer.Option(3, "--rows", help="parameter rows shown per statement"),
-    config: Optional[Path] = ConfigOpt,
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Print the Cypher and parameters a sync would run for a change file, without a database."""
 
@@ -140,7 +140,7 @@ def plan(
 
 
 @schema_app.command("print")
-def schema_print(mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
+def schema_print(mappings: list[Path] | None = MappingsOpt, config: Path | None = ConfigOpt) -> None:
     """Show the constraints and indexes the mappings need."""
     m = _mapping(settings(config), mappings)
     for text in graph_schema.statements(m):
@@ -148,7 +148,7 @@ def schema_print(mappings: Optional[list[Path]] = MappingsOpt, config: Optional[
 
 
 @schema_app.command("apply")
-def schema_apply(mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
+def schema_apply(mappings: list[Path] | None = MappingsOpt, config: Path | None = ConfigOpt) -> None:
     """Create the missing constraints and indexes (idempotent)."""
     s = settings(config)
     m = _mapping(s, mappings)
@@ -214,21 +214,21 @@ def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = Fal
 @app.command()
 def sync(
     source: str = typer.Option("jsonl", "--source", "-s", help=f"one of: {', '.join(SOURCES)}"),
-    changes: Optional[Path] = typer.Option(None, "--changes", "-c", help="JSONL change file (source jsonl)"),
-    mappings: Optional[list[Path]] = MappingsOpt,
-    pipeline: Optional[str] = PipelineOpt,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="changes per graph transaction"),
-    flush_ms: Optional[int] = typer.Option(None, "--flush-ms", help="flush a partial batch after this long"),
-    on_error: Optional[str] = typer.Option(None, "--on-error", help="dead_letter (default) or stop"),
-    mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="binlog source: mysql://user:pw@host:port"),
-    server_id: Optional[int] = typer.Option(
+    changes: Path | None = typer.Option(None, "--changes", "-c", help="JSONL change file (source jsonl)"),
+    mappings: list[Path] | None = MappingsOpt,
+    pipeline: str | None = PipelineOpt,
+    batch_size: int | None = typer.Option(None, "--batch-size", help="changes per graph transaction"),
+    flush_ms: int | None = typer.Option(None, "--flush-ms", help="flush a partial batch after this long"),
+    on_error: str | None = typer.Option(None, "--on-error", help="dead_letter (default) or stop"),
+    mysql_url: str | None = typer.Option(None, "--mysql-url", help="binlog source: mysql://user:pw@host:port"),
+    server_id: int | None = typer.Option(
         None, "--server-id", help="binlog source: replica id of this reader, unique among everything that reads "
         "the server's binlog (other kbgraph syncs, publish, real replicas); env KBGRAPH_SERVER_ID, default 4271"),
-    kafka_bootstrap: Optional[str] = typer.Option(None, "--kafka", help="kafka source: bootstrap servers"),
-    topics: Optional[list[str]] = typer.Option(None, "--topic", help="kafka source: topic (repeatable)"),
+    kafka_bootstrap: str | None = typer.Option(None, "--kafka", help="kafka source: bootstrap servers"),
+    topics: list[str] | None = typer.Option(None, "--topic", help="kafka source: topic (repeatable)"),
     until_end: bool = typer.Option(False, "--until-end", help="binlog source: catch up to the end of the binlog, then exit"),
-    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="serve Prometheus metrics on this port"),
-    config: Optional[Path] = ConfigOpt,
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="serve Prometheus metrics on this port"),
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Apply changes from a source to the graph, resuming from the pipeline's checkpoint."""
     s = settings(config, changes=changes, pipeline=pipeline, batch_size=batch_size, flush_ms=flush_ms,
@@ -238,8 +238,8 @@ def sync(
 
 
 @app.command()
-def status(pipeline: Optional[str] = PipelineOpt, mappings: Optional[list[Path]] = MappingsOpt,
-           config: Optional[Path] = ConfigOpt) -> None:
+def status(pipeline: str | None = PipelineOpt, mappings: list[Path] | None = MappingsOpt,
+           config: Path | None = ConfigOpt) -> None:
     """Show a pipeline's checkpoint, dead letters and what the graph holds.
 
     With --mappings, every label and type the mappings write is listed, those with no element too."""

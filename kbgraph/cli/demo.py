@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -33,7 +32,7 @@ def example_folder() -> Path | None:
     return None
 
 
-def _find_mappings(given: Optional[Path]) -> Path:
+def _find_mappings(given: Path | None) -> Path:
     if given is not None:
         if (given / _EXAMPLE).is_file():
             return given
@@ -57,7 +56,7 @@ _QUERIES = [
 @app.command()
 def demo(
     data: Path = typer.Option(Path(".kbgraph/demo"), "--data", help="folder of the embedded graph server"),
-    mappings: Optional[Path] = typer.Option(None, "--mappings", "-m", help="folder with kb.yaml and kb-changes.jsonl"),
+    mappings: Path | None = typer.Option(None, "--mappings", "-m", help="folder with kb.yaml and kb-changes.jsonl"),
     keep: bool = typer.Option(False, "--keep", help="leave the embedded server running until Enter / Ctrl-C"),
 ) -> None:
     """Sync the example knowledge base into a graph and show the result."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import orjson
 import typer
@@ -36,7 +35,7 @@ def _json(value: object) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def _mapping_or_none(mappings: Optional[list[Path]], default: list[Path]) -> Mapping | None:
+def _mapping_or_none(mappings: list[Path] | None, default: list[Path]) -> Mapping | None:
     try:
         return compile_mappings(mappings or default)
     except KbgraphError:
@@ -44,9 +43,9 @@ def _mapping_or_none(mappings: Optional[list[Path]], default: list[Path]) -> Map
 
 
 @dlq_app.command("list")
-def dlq_list(pipeline: Optional[str] = PipelineOpt, table: Optional[str] = TableOpt,
-             reason: Optional[str] = ReasonOpt, source: str = FromOpt, kafka: Optional[str] = KafkaOpt,
-             mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
+def dlq_list(pipeline: str | None = PipelineOpt, table: str | None = TableOpt,
+             reason: str | None = ReasonOpt, source: str = FromOpt, kafka: str | None = KafkaOpt,
+             mappings: list[Path] | None = MappingsOpt, config: Path | None = ConfigOpt) -> None:
     """Dead letters grouped by reason: how many, of which tables, first and last position."""
     s = settings(config, pipeline=pipeline, kafka_bootstrap=kafka)
     if _kafka(source):
@@ -67,11 +66,11 @@ def dlq_list(pipeline: Optional[str] = PipelineOpt, table: Optional[str] = Table
 
 
 @dlq_app.command("show")
-def dlq_show(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = PipelineOpt,
-             table: Optional[str] = TableOpt, reason: Optional[str] = ReasonOpt,
+def dlq_show(ids: list[str] | None = IdsArg, pipeline: str | None = PipelineOpt,
+             table: str | None = TableOpt, reason: str | None = ReasonOpt,
              limit: int = typer.Option(20, "--limit", help="show at most this many"),
-             source: str = FromOpt, kafka: Optional[str] = KafkaOpt,
-             mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
+             source: str = FromOpt, kafka: str | None = KafkaOpt,
+             mappings: list[Path] | None = MappingsOpt, config: Path | None = ConfigOpt) -> None:
     """Each dead letter: id, table, op, key, position, reason and the row images."""
     s = settings(config, pipeline=pipeline, kafka_bootstrap=kafka)
     m = _mapping_or_none(mappings, s.mappings)
@@ -92,10 +91,10 @@ def dlq_show(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = Pipeli
 
 
 @dlq_app.command("replay")
-def dlq_replay(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = PipelineOpt,
-               table: Optional[str] = TableOpt, reason: Optional[str] = ReasonOpt,
-               source: str = FromOpt, kafka: Optional[str] = KafkaOpt,
-               mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
+def dlq_replay(ids: list[str] | None = IdsArg, pipeline: str | None = PipelineOpt,
+               table: str | None = TableOpt, reason: str | None = ReasonOpt,
+               source: str = FromOpt, kafka: str | None = KafkaOpt,
+               mappings: list[Path] | None = MappingsOpt, config: Path | None = ConfigOpt) -> None:
     """Apply dead letters again (after fixing the mapping or the data); those applied leave the store,
     those that still fail stay. Exit 1 when some still fail."""
     s = settings(config, pipeline=pipeline, kafka_bootstrap=kafka)
@@ -115,12 +114,12 @@ def dlq_replay(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = Pipe
 
 
 @dlq_app.command("purge")
-def dlq_purge(ids: Optional[list[str]] = IdsArg, pipeline: Optional[str] = PipelineOpt,
-              table: Optional[str] = TableOpt, reason: Optional[str] = ReasonOpt,
+def dlq_purge(ids: list[str] | None = IdsArg, pipeline: str | None = PipelineOpt,
+              table: str | None = TableOpt, reason: str | None = ReasonOpt,
               all_: bool = typer.Option(False, "--all", help="every dead letter of the pipeline"),
               yes: bool = typer.Option(False, "--yes", "-y", help="do not ask"),
-              source: str = FromOpt, kafka: Optional[str] = KafkaOpt,
-              mappings: Optional[list[Path]] = MappingsOpt, config: Optional[Path] = ConfigOpt) -> None:
+              source: str = FromOpt, kafka: str | None = KafkaOpt,
+              mappings: list[Path] | None = MappingsOpt, config: Path | None = ConfigOpt) -> None:
     """Delete dead letters for good: by id, --reason, --table, or --all. From Kafka: move the
     dead-letter topic's reader group past them (the topic's retention removes the records)."""
     if not (ids or table or reason or all_):

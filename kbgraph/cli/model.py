@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -35,12 +34,12 @@ FORMATS = {
 
 @app.command()
 def model(
-    paths: Optional[list[Path]] = typer.Argument(None, help="mapping files or folders (as -m; default: mappings/)",
+    paths: list[Path] | None = typer.Argument(None, help="mapping files or folders (as -m; default: mappings/)",
                                                  show_default=False),
-    mappings: Optional[list[Path]] = MappingsOpt,
+    mappings: list[Path] | None = MappingsOpt,
     fmt: str = typer.Option("mermaid", "--format", "-f", help="mermaid (a flowchart), svg (a picture), grass (a Neo4j Browser style) or browser (saved queries)"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write to this file instead of printing"),
-    config: Optional[Path] = ConfigOpt,
+    output: Path | None = typer.Option(None, "--output", "-o", help="write to this file instead of printing"),
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Print the graph model the mappings imply: Mermaid, an SVG picture, a Neo4j Browser style or saved queries.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -14,21 +14,21 @@ from kbgraph.mapping import compile_mappings
 
 @app.command()
 def publish(
-    mappings: Optional[list[Path]] = MappingsOpt,
-    mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="mysql://user:pw@host:port (or KBGRAPH_MYSQL_URL)"),
-    kafka_bootstrap: Optional[str] = typer.Option(None, "--kafka", help="bootstrap servers (or KBGRAPH_KAFKA_BOOTSTRAP)"),
-    prefix: Optional[str] = typer.Option(None, "--prefix", help="topics are <prefix>.<db>.<table> (default: kbgraph)"),
+    mappings: list[Path] | None = MappingsOpt,
+    mysql_url: str | None = typer.Option(None, "--mysql-url", help="mysql://user:pw@host:port (or KBGRAPH_MYSQL_URL)"),
+    kafka_bootstrap: str | None = typer.Option(None, "--kafka", help="bootstrap servers (or KBGRAPH_KAFKA_BOOTSTRAP)"),
+    prefix: str | None = typer.Option(None, "--prefix", help="topics are <prefix>.<db>.<table> (default: kbgraph)"),
     start: str = typer.Option("current", "--from", help="where to start without a state file: current, or FILE:POS"),
-    state: Optional[Path] = typer.Option(None, "--state", help="position file (default: kbgraph-publish.<pipeline>.json)"),
-    topic: Optional[str] = typer.Option(None, "--topic", help="one topic for every table (keeps the binlog's total order "
+    state: Path | None = typer.Option(None, "--state", help="position file (default: kbgraph-publish.<pipeline>.json)"),
+    topic: str | None = typer.Option(None, "--topic", help="one topic for every table (keeps the binlog's total order "
                                         "with one partition) instead of <prefix>.<db>.<table>"),
     partitions: int = typer.Option(1, "--partitions", min=1, help="partitions of topics publish creates (existing ones are kept)"),
-    server_id: Optional[int] = typer.Option(None, "--server-id", help="replica id of this binlog reader; not the one sync uses"),
+    server_id: int | None = typer.Option(None, "--server-id", help="replica id of this binlog reader; not the one sync uses"),
     until_end: bool = typer.Option(False, "--until-end", help="stop at the end of the binlog instead of waiting for more"),
     schemas: bool = typer.Option(True, "--schemas/--no-schemas", help="records with their schema, as Debezium's JsonConverter "
                                  "with schemas.enable=true (default), or the payload alone"),
-    pipeline: Optional[str] = PipelineOpt,
-    config: Optional[Path] = ConfigOpt,
+    pipeline: str | None = PipelineOpt,
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Publish the binlog of the mapped tables to Kafka (a topic per table, keyed by primary key).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -23,15 +23,15 @@ from kbgraph.sources.snapshot import SnapshotSource
 
 @app.command()
 def snapshot(
-    mappings: Optional[list[Path]] = MappingsOpt,
-    pipeline: Optional[str] = PipelineOpt,
-    mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="mysql://user:pw@host:port"),
-    chunk: Optional[int] = typer.Option(None, "--chunk", help="rows per primary-key chunk (default 1000)"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="changes per graph transaction"),
+    mappings: list[Path] | None = MappingsOpt,
+    pipeline: str | None = PipelineOpt,
+    mysql_url: str | None = typer.Option(None, "--mysql-url", help="mysql://user:pw@host:port"),
+    chunk: int | None = typer.Option(None, "--chunk", help="rows per primary-key chunk (default 1000)"),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="changes per graph transaction"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
     if_needed: bool = typer.Option(False, "--if-needed", help="do nothing when the pipeline already has a finished "
                                    "snapshot or a binlog position (for a container that runs it at every start)"),
-    config: Optional[Path] = ConfigOpt,
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Load the rows that exist now and record the binlog position `sync --source binlog` continues from.
 

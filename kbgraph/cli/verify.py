@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,9 +18,9 @@ def verify(
     source: str = typer.Option("snapshot", "--source", "-s",
                                help="snapshot (the current rows of the MySQL/MariaDB tables, read with plain SELECTs) "
                                     "or jsonl (a file of inserts)"),
-    changes: Optional[Path] = typer.Option(None, "--changes", "-c", help="jsonl: the current rows as insert changes"),
-    mysql_url: Optional[str] = typer.Option(None, "--mysql-url", help="snapshot: mysql://user:pw@host:port (SELECT is enough)"),
-    mappings: Optional[list[Path]] = MappingsOpt,
+    changes: Path | None = typer.Option(None, "--changes", "-c", help="jsonl: the current rows as insert changes"),
+    mysql_url: str | None = typer.Option(None, "--mysql-url", help="snapshot: mysql://user:pw@host:port (SELECT is enough)"),
+    mappings: list[Path] | None = MappingsOpt,
     show: int = typer.Option(10, "--show", help="differences shown per rule (the rest are counted)"),
     chunk: int = typer.Option(1000, "--chunk", min=1, help="rows, nodes or relationships compared per step"),
     repair: bool = typer.Option(False, "--repair", help="fix the differences through the sync's writer "
@@ -31,8 +30,8 @@ def verify(
     idle: float = typer.Option(2.0, "--idle", min=0, help="seconds a standing checkpoint means that no sync runs "
                                                           "(then a difference is re-checked at once)"),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
-    pipeline: Optional[str] = PipelineOpt,
-    config: Optional[Path] = ConfigOpt,
+    pipeline: str | None = PipelineOpt,
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Compare the graph with what the source's current rows make, rule by rule, in key order and chunks.
 

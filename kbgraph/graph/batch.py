@@ -38,7 +38,7 @@ from kbgraph.graph.ops import BARRIER, GraphOp, Statement, coalesce_rows
 
 
 class Group:
-    __slots__ = ("stmt", "rows", "index")
+    __slots__ = ("index", "rows", "stmt")
 
     def __init__(self, stmt: Statement) -> None:
         self.stmt = stmt

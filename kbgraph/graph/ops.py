@@ -26,8 +26,8 @@ class Statement:
     coalesce: Coalesce
     # a read-then-write statement: ``cypher`` returns records; ``transform`` turns each into a row
     # of ``then`` (or None to drop it), which runs in the same transaction right after
-    then: "Statement | None" = None
-    transform: "Callable[[Any], dict[str, Any] | None] | None" = None
+    then: Statement | None = None
+    transform: Callable[[Any], dict[str, Any] | None] | None = None
 
     def rows_then(self, records: Any) -> list[dict[str, Any]]:
         """The rows of ``then`` for the records ``cypher`` returned."""

@@ -12,7 +12,6 @@ from kbgraph.mapping.columns import REMOVE, UPSERT, Columns, Props, Row, nulls, 
 from kbgraph.mapping.compiled import after_view, lenient
 from kbgraph.mapping.model import Options, PropertyRule, check_property_key
 
-
 _NODE_PROPS = ("name", "value")  # what a property node holds (flattened JSON values add "value.*")
 
 

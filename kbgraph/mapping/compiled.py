@@ -19,7 +19,18 @@ from kbgraph.errors import ChangeError
 from kbgraph.graph import cypher
 from kbgraph.graph.ops import BARRIER, GraphOp, Statement
 from kbgraph.mapping.columns import (
-    NODE_DELETE, NODE_UPSERT, REKEY, REMOVE, UPSERT, Chooser, Columns, Props, Row, cascade_values, row_id, state,
+    NODE_DELETE,
+    NODE_UPSERT,
+    REKEY,
+    REMOVE,
+    UPSERT,
+    Chooser,
+    Columns,
+    Props,
+    Row,
+    cascade_values,
+    row_id,
+    state,
     where_of,
 )
 from kbgraph.mapping.model import EntityRule, Options, RelationRule

@@ -33,7 +33,7 @@ _NOT_COLUMN = {
 
 
 class _T:
-    __slots__ = ("kind", "text", "line")
+    __slots__ = ("kind", "line", "text")
 
     def __init__(self, kind: str, text: str, line: int):
         self.kind, self.text, self.line = kind, text, line
@@ -192,7 +192,7 @@ def _tables(text: str) -> dict[str, list[tuple[str, list[_T]]]]:
         if [t.upper for t in toks[i:i + 3]] == ["IF", "NOT", "EXISTS"]:
             i += 3
         table, i = _table_name(toks, i)
-        if i < len(toks) and toks[i].upper == "LIKE" or (
+        if (i < len(toks) and toks[i].upper == "LIKE") or (
             i + 1 < len(toks) and toks[i].text == "(" and toks[i + 1].upper == "LIKE"
         ):
             j = i + 1 if toks[i].upper == "LIKE" else i + 2

@@ -232,7 +232,7 @@ class RelationRule(_Strict):
     _p = field_validator("properties")(classmethod(lambda cls, v: _props(v)))
 
     @model_validator(mode="after")
-    def _one_type(self) -> "RelationRule":
+    def _one_type(self) -> RelationRule:
         if (self.type is None) == (self.type_from is None):
             raise ValueError("give exactly one of 'type' and 'type_from'")
         return self

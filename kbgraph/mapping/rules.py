@@ -122,7 +122,7 @@ def bind_rekey(entity: EntityCompiled, rules: Sequence[Rule]) -> None:
 
 
 class Mapping:
-    def __init__(self, files: Iterable["LoadedFile"]) -> None:
+    def __init__(self, files: Iterable[LoadedFile]) -> None:
         self.files = list(files)
         self._rules: dict[TableId, list[Rule]] = {}
         entity_by_label: dict[str, EntityCompiled] = {}

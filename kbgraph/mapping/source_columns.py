@@ -38,7 +38,7 @@ class Need:
     type: str | None = None  # declared `type:` of a property/key column, if any
 
 
-def needs(files: Iterable["LoadedFile"]) -> dict[TableId, list[Need]]:
+def needs(files: Iterable[LoadedFile]) -> dict[TableId, list[Need]]:
     """Every column every rule names (keys, properties, endpoints, label/type columns, attribute name
     and value, where-expressions), per (schema, table), in file order."""
     out: dict[TableId, list[Need]] = {}
@@ -59,7 +59,7 @@ def needs(files: Iterable["LoadedFile"]) -> dict[TableId, list[Need]]:
     return out
 
 
-def table_lines(files: Iterable["LoadedFile"]) -> dict[TableId, str]:
+def table_lines(files: Iterable[LoadedFile]) -> dict[TableId, str]:
     """``file:line`` of the first rule reading each (schema, table), at its ``table:`` key."""
     out: dict[TableId, str] = {}
     for lf in files:
@@ -119,7 +119,7 @@ class ColumnCheck:
     mappings name a column of that table it lacks. Cheap to call per event: a table's column list is
     compared once until it changes."""
 
-    def __init__(self, files: Iterable["LoadedFile"]) -> None:
+    def __init__(self, files: Iterable[LoadedFile]) -> None:
         self._needs = needs(files)
         self._ok: dict[TableId, tuple[str, ...]] = {}
 

@@ -22,11 +22,11 @@ Loc = tuple[str | int, ...]
 
 
 class _Report:
-    def __init__(self, files: list["LoadedFile"]) -> None:
+    def __init__(self, files: list[LoadedFile]) -> None:
         self.order = {id(lf): i for i, lf in enumerate(files)}
         self.items: list[tuple[int, int, str]] = []
 
-    def add(self, lf: "LoadedFile", loc: Loc, text: str, line_loc: Loc | None = None) -> None:
+    def add(self, lf: LoadedFile, loc: Loc, text: str, line_loc: Loc | None = None) -> None:
         """A problem shown at key path ``loc``, on the line of ``line_loc`` (default ``loc``)."""
         line = lf.line_of(line_loc if line_loc is not None else loc)
         head = f"{lf.path}:{line}" if line is not None else str(lf.path)
@@ -52,7 +52,7 @@ def format_path(loc: Loc) -> str:
     return out
 
 
-def _at(lf: "LoadedFile", loc: Loc) -> str:
+def _at(lf: LoadedFile, loc: Loc) -> str:
     return f"{format_path(loc)} at {lf.path}:{lf.line_of(loc)}"
 
 
@@ -132,7 +132,7 @@ def _columns_named(base: Loc, rule: EntityRule | RelationRule | PropertyRule) ->
         yield from _key_list(base + ("key",), rule.key)
 
 
-def _rules(lf: "LoadedFile") -> Iterator[tuple[Loc, Any]]:
+def _rules(lf: LoadedFile) -> Iterator[tuple[Loc, Any]]:
     m = lf.model
     for kind, rules in (("entities", m.entities), ("relations", m.relations), ("properties", m.properties)):
         for i, rule in enumerate(rules):
@@ -149,8 +149,8 @@ def _rule_name(rule: EntityRule | RelationRule | PropertyRule) -> tuple[str, str
 _SINGULAR = {"entities": "entity", "relations": "relation", "properties": "property"}
 
 
-def _check_names(files: list["LoadedFile"], out: _Report) -> None:
-    seen: dict[tuple[str, str], tuple["LoadedFile", Loc]] = {}
+def _check_names(files: list[LoadedFile], out: _Report) -> None:
+    seen: dict[tuple[str, str], tuple[LoadedFile, Loc]] = {}
     for lf in files:
         for base, rule in _rules(lf):
             name, field = _rule_name(rule)
@@ -171,18 +171,18 @@ def _check_names(files: list["LoadedFile"], out: _Report) -> None:
             out.add(lf, base + (field,), text)
 
 
-def _identity_rules(files: list["LoadedFile"]) -> dict[str, tuple["LoadedFile", Loc, EntityRule]]:
-    ids: dict[str, tuple["LoadedFile", Loc, EntityRule]] = {}
+def _identity_rules(files: list[LoadedFile]) -> dict[str, tuple[LoadedFile, Loc, EntityRule]]:
+    ids: dict[str, tuple[LoadedFile, Loc, EntityRule]] = {}
     for lf in files:
         for i, rule in enumerate(lf.model.entities):
             ids.setdefault(rule.labels[0], (lf, ("entities", i), rule))
     return ids
 
 
-def _check_labels(files: list["LoadedFile"], out: _Report) -> None:
+def _check_labels(files: list[LoadedFile], out: _Report) -> None:
     ids = _identity_rules(files)
     other_labels: dict[str, EntityRule] = {}  # non-identity label -> an entity rule that sets it
-    stub_keys: dict[str, tuple["LoadedFile", Loc, Endpoint]] = {}
+    stub_keys: dict[str, tuple[LoadedFile, Loc, Endpoint]] = {}
     for lf in files:
         for i, rule in enumerate(lf.model.entities):
             base: Loc = ("entities", i)
@@ -225,7 +225,7 @@ def _check_labels(files: list["LoadedFile"], out: _Report) -> None:
 
 
 def _check_endpoint(
-    lf: "LoadedFile", loc: Loc, ep: Endpoint, ids: dict[str, tuple["LoadedFile", Loc, EntityRule]],
+    lf: LoadedFile, loc: Loc, ep: Endpoint, ids: dict[str, tuple[LoadedFile, Loc, EntityRule]],
     other_labels: dict[str, EntityRule], out: _Report,
 ) -> None:
     hit = ids.get(ep.label)
@@ -251,7 +251,7 @@ def _check_endpoint(
         ))
 
 
-def _check_columns_and_where(files: list["LoadedFile"], out: _Report) -> None:
+def _check_columns_and_where(files: list[LoadedFile], out: _Report) -> None:
     for lf in files:
         ddl = lf.model.source.ddl
         for base, rule in _rules(lf):
@@ -290,7 +290,7 @@ def _check_columns_and_where(files: list["LoadedFile"], out: _Report) -> None:
                     ))
 
 
-def check_files(files: list["LoadedFile"]) -> list[str]:
+def check_files(files: list[LoadedFile]) -> list[str]:
     """Cross-checks over all loaded files; messages formatted ``file:line: key.path: text``."""
     out = _Report(files)
     _check_names(files, out)

@@ -77,7 +77,7 @@ _KEYWORDS = {"AND", "OR", "NOT", "IS", "NULL", "IN", "LIKE", "BETWEEN", "TRUE", 
 
 
 class _Tok:
-    __slots__ = ("kind", "value", "col", "raw")
+    __slots__ = ("col", "kind", "raw", "value")
 
     def __init__(self, kind: str, value: Any, col: int, raw: str = ""):
         self.kind, self.value, self.col, self.raw = kind, value, col, raw

@@ -57,7 +57,7 @@ class Breaker:
         self._why = ""
         self._by_ratio = False
 
-    def trips_at(self, items: list["Item"]) -> int | None:
+    def trips_at(self, items: list[Item]) -> int | None:
         """Index of the first item whose dead letter would trip the breaker, or None (no state change)."""
         if not self.consecutive and not self.window:
             return None
@@ -86,7 +86,7 @@ class Breaker:
                 return i
         return None
 
-    def record(self, items: list["Item"]) -> None:
+    def record(self, items: list[Item]) -> None:
         """Account for committed items, in source order."""
         for it in items:
             bad = it.error is not None
@@ -105,7 +105,7 @@ class Breaker:
                 self._recent.append(bad)
                 self._recent_dead += bad
 
-    def open_error(self, item: "Item") -> CircuitOpen:
+    def open_error(self, item: Item) -> CircuitOpen:
         reasons = (self.all_reasons if self._by_ratio else self.reasons).copy()
         if item.error is not None:
             reasons[reason_group(str(item.error), item.change)] += 1

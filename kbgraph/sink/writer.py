@@ -18,8 +18,7 @@ from typing import Any, NamedTuple
 
 import neo4j
 import orjson
-from neo4j.exceptions import ConnectionPoolError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
-from neo4j.exceptions import TransientError
+from neo4j.exceptions import ConnectionPoolError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
 from kbgraph.change import Change
 from kbgraph.checkpoint import encode_position, read_checkpoint

@@ -69,7 +69,7 @@ class JsonlSource:
         if not self.path.is_file():
             raise SourceError(f"change file {str(self.path)!r} does not exist")
 
-    def changes(self, start: dict[str, Any], ctx: "SourceContext") -> Iterator[Change]:
+    def changes(self, start: dict[str, Any], ctx: SourceContext) -> Iterator[Change]:
         offset, line_no = 0, 0
         if start.get("file") == str(self.path):
             offset, line_no = int(start.get("offset", 0)), int(start.get("line", 0))
@@ -113,7 +113,7 @@ class JsonlSource:
         pass
 
 
-def from_settings(settings: "Settings", mapping: "Mapping") -> JsonlSource:
+def from_settings(settings: Settings, mapping: Mapping) -> JsonlSource:
     if settings.changes is None:
         raise SourceError("the jsonl source needs a change file: --changes FILE")
     return JsonlSource(settings.changes)

@@ -23,7 +23,7 @@ SOURCES = {
 }
 
 
-def build_source(name: str, settings: "Settings", mapping: "Mapping") -> "Source":
+def build_source(name: str, settings: Settings, mapping: Mapping) -> Source:
     try:
         target = SOURCES[name]
     except KeyError:

@@ -8,11 +8,11 @@ from typing import Any
 import pymysql
 
 from kbgraph.change import Change
+from kbgraph.sources import StandaloneContext
 from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.server import ConnInfo, current_position
 from kbgraph.sources.binlog.tables import MappedTables
-from kbgraph.sources import StandaloneContext
 from tests.support.mysql import mysql_connect
 
 

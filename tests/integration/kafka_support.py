@@ -168,7 +168,7 @@ def _dbz_type(kind: str) -> dict[str, Any]:
 
 
 def _dbz_value(kind: str, v: Any) -> Any:
-    if v is None or isinstance(v, str) and kind != "json":
+    if v is None or (isinstance(v, str) and kind != "json"):
         return v  # already text (payload-only envelopes with text encodings)
     if kind == "date":
         return (v - dt.date(1970, 1, 1)).days

@@ -100,7 +100,7 @@ def test_types_arrive_as_graph_properties(mysql_url, mysql_db, graph, graph_serv
     assert streamed == scratch_dump(mysql_url, mapping, target, graph), streamed.diff(scratch_dump(mysql_url, mapping, target, graph))
 
 
-from tests.support.kb_sql import KB_DDL, KB_MAPPING, kb_setup  # noqa: E402,F401  (here for the tests that import them)
+from tests.support.kb_sql import KB_DDL, KB_MAPPING, kb_setup  # noqa: F401  (here for the tests that import them)
 
 
 def _fill(url, db, n):

@@ -8,11 +8,11 @@ import time
 import pytest
 
 from kbgraph.errors import SourceError
+from kbgraph.sources import StandaloneContext as Ctx
 from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.server import ConnInfo
 from kbgraph.sources.binlog.tables import MappedTables
-from kbgraph.sources import StandaloneContext as Ctx
 from tests.integration.binlog_support import conn_info, position_now, read_all, source, sql
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ TCP relay (``tests/support/tcp_cut.py`` says why the process itself is not resta
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import time

@@ -60,7 +60,7 @@ class RestartableGraph:
                 try:
                     d.verify_connectivity()
                     return
-                except Exception:  # noqa: BLE001 - not up yet
+                except Exception:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.5)

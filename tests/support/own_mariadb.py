@@ -45,7 +45,7 @@ class OwnMariaDB:
     def url(self) -> str:
         return f"mysql://root@127.0.0.1:{self.port}"
 
-    def install(self) -> "OwnMariaDB":
+    def install(self) -> OwnMariaDB:
         self.dir.mkdir(parents=True, exist_ok=True)
         out = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}", "--user=root",
                               "--auth-root-authentication-method=normal", "--skip-test-db"],
@@ -54,7 +54,7 @@ class OwnMariaDB:
             raise RuntimeError(f"mariadb-install-db failed: {out.stderr.decode(errors='replace')[-2000:]}")
         return self
 
-    def start(self, timeout: float = 120) -> "OwnMariaDB":
+    def start(self, timeout: float = 120) -> OwnMariaDB:
         """Start (again, on the same port and data); return once it answers a query."""
         binary = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
         cmd = [binary, "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}", "--bind-address=127.0.0.1",

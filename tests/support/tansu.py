@@ -57,7 +57,7 @@ class Tansu:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> "Tansu":
+    def start(self, timeout: float = 30) -> Tansu:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         binary = self.work_dir / "tansu"
         if not binary.exists():
@@ -65,7 +65,7 @@ class Tansu:
             binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
         url = f"tcp://127.0.0.1:{self.port}"
         advertised = f"tcp://127.0.0.1:{self.advertised_port}"
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "ab")
         env = {k: v for k, v in os.environ.items() if k not in ("CLUSTER_ID", "SCHEMA_REGISTRY")}
         self._proc = subprocess.Popen(
             [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
@@ -110,7 +110,7 @@ class Tansu:
         except OSError:
             return "(no log)"
 
-    def __enter__(self) -> "Tansu":
+    def __enter__(self) -> Tansu:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -22,7 +22,7 @@ class TcpCut:
         self._lock = threading.Lock()
         self.accepted = 0
 
-    def restore(self) -> "TcpCut":
+    def restore(self) -> TcpCut:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", self.port))

@@ -126,13 +126,12 @@ def _check_invariant(ops: list[GraphOp]) -> None:
 
 
 def test_batches_keep_every_conflicting_pair_in_source_order():
-    from tests.support.oracle import build, random_steps
+    import tempfile
+    from pathlib import Path
 
     from kbgraph.errors import ChangeError
     from kbgraph.mapping import compile_mappings
-
-    import tempfile
-    from pathlib import Path
+    from tests.support.oracle import build, random_steps
 
     tmp = Path(tempfile.mkdtemp())
     checked = 0

@@ -99,9 +99,9 @@ def test_other(sql: str) -> None:
 
 # -- the policy applied to classified statements --------------------------------------------
 
-from kbgraph.errors import StopAtCheckpoint  # noqa: E402
-from kbgraph.sources.binlog.policy import statement_changes  # noqa: E402
-from kbgraph.sources.binlog.tables import MappedTables  # noqa: E402
+from kbgraph.errors import StopAtCheckpoint
+from kbgraph.sources.binlog.policy import statement_changes
+from kbgraph.sources.binlog.tables import MappedTables
 
 TABLES = MappedTables({("kb", "entity"), (None, "alias")}, lambda s, t: {"id", "name"})
 

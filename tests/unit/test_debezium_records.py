@@ -4,8 +4,8 @@ the schema, and the value rules both the binlog and Kafka sources share."""
 from __future__ import annotations
 
 import base64
-import json
 import datetime as dt
+import json
 from collections import Counter
 from decimal import Decimal, localcontext
 

@@ -141,7 +141,7 @@ def test_a_kafka_request_that_meets_the_outage_is_waited_out_not_a_failure():
 
     w = BrokerWatch("127.0.0.1:1", 0.0, Ctx())
     w.down()  # the first sign: not an outage yet (a reconnect shorter than GRACE_S)
-    w._down_since -= 5  # noqa: SLF001 - as if the broker had been away for 5 s
+    w._down_since -= 5
     w.down()  # an outage now: waited for, logged
     later = w.watch.clock() + 10
     w.watch.clock = lambda: later

@@ -12,7 +12,16 @@ from kbgraph.mapping.columns import Columns, stored
 from kbgraph.mapping.model import Column, Options
 from kbgraph.verify_checks import owned_by, split_id
 from kbgraph.verify_diff import (
-    ABSENT, DIFFERS, EXTRA, MISSING, Difference, PropDiff, Report, diff_props, name_of, still_there,
+    ABSENT,
+    DIFFERS,
+    EXTRA,
+    MISSING,
+    Difference,
+    PropDiff,
+    Report,
+    diff_props,
+    name_of,
+    still_there,
 )
 from kbgraph.verify_run import Settle, VerifyOptions
 

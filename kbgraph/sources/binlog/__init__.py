@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from kbgraph.sources.binlog.reader import BinlogSource
 
 
-def from_settings(settings: "Settings", mapping: "Mapping") -> "BinlogSource":
+def from_settings(settings: Settings, mapping: Mapping) -> BinlogSource:
     from kbgraph.sources.binlog.reader import BinlogSource
     from kbgraph.sources.binlog.server import ConnInfo
     from kbgraph.sources.binlog.tables import MappedTables

@@ -29,7 +29,7 @@ class Position:
     index: int = 0
 
     @classmethod
-    def from_checkpoint(cls, cp: dict[str, Any]) -> "Position | None":
+    def from_checkpoint(cls, cp: dict[str, Any]) -> Position | None:
         """The binlog position in a merged checkpoint; None when it holds none."""
         file, pos, gtid, index = cp.get("file"), cp.get("pos"), cp.get("gtid") or "", cp.get("index", 0)
         if file is None and pos is None and not gtid:

@@ -33,7 +33,7 @@ class ConnInfo:
     connect_timeout: float = 10.0
 
     @classmethod
-    def from_url(cls, url: str) -> "ConnInfo":
+    def from_url(cls, url: str) -> ConnInfo:
         parts = urlsplit(url)
         if parts.scheme not in ("mysql", "mariadb"):
             raise SourceError(f"mysql_url must look like mysql://user:password@host:3306, not scheme {parts.scheme!r}")

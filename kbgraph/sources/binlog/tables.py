@@ -25,7 +25,7 @@ class MappedTables:
         self._cache: dict[tuple[str, str], bool] = {}
 
     @classmethod
-    def from_mapping(cls, mapping: Any) -> "MappedTables":
+    def from_mapping(cls, mapping: Any) -> MappedTables:
         from kbgraph.mapping.source_columns import column_check
 
         return cls(mapping.tables(), mapping.columns, column_check(mapping))

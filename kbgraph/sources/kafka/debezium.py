@@ -153,7 +153,7 @@ class DebeziumDecoder:
             if more:
                 before = _convert(before, more)
                 after = _convert(after, more)
-        if kind == "insert" and after is None or kind == "delete" and before is None:
+        if (kind == "insert" and after is None) or (kind == "delete" and before is None):
             raise DecodeError(f"Debezium {op!r} event has no {'after' if kind == 'insert' else 'before'} row")
         if kind == "update" and after is None:
             raise DecodeError("Debezium 'u' event has no after row")

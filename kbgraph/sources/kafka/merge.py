@@ -27,7 +27,7 @@ DEFAULT_WAIT_MS = 300
 
 
 class _Entry:
-    __slots__ = ("key", "arrived", "item")
+    __slots__ = ("arrived", "item", "key")
 
     def __init__(self, key: Any, arrived: float, item: Any) -> None:
         self.key = key
