@@ -68,7 +68,10 @@ fi
 
 # 2. apply the settings: the row format ones at runtime when the binlog is already on; a restart
 #    when it is off (or when the server is down: start it)
-mariadbd_running() { start-stop-daemon --status --exec "$MARIADBD" >/dev/null 2>&1; }
+# this server only: other mariadbd processes (tests' own servers) run the same binary
+PIDFILE=$("$MARIADBD" --print-defaults 2>/dev/null | tr ' ' '\n' | sed -n 's/^--pid-file=//p' | tail -n 1)
+PIDFILE=${PIDFILE:-/run/mysqld/mysqld.pid}
+mariadbd_running() { start-stop-daemon --status --pidfile "$PIDFILE" --exec "$MARIADBD" >/dev/null 2>&1; }
 START=0
 if answers; then
     have=$(current)
@@ -94,7 +97,7 @@ else
 fi
 if [[ ${START:-0} == 1 ]]; then
     mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
-    start-stop-daemon --start --oknodo --background --exec "$MARIADBD"
+    start-stop-daemon --start --oknodo --background --pidfile "$PIDFILE" --exec "$MARIADBD"
     wait_until_answers
     have=$(current)
     [[ $have == "$WANT" ]] || die "after a restart the server still has: $have (want: $WANT); check $CONF_FILE is read (mariadbd --print-defaults)"
