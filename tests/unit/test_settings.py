@@ -89,3 +89,44 @@ def test_secrets_and_kafka_client_options_never_print(tmp_path: Path, monkeypatc
     assert s.kafka_consumer_options == {"sasl_plain_password": "consumer-pw"}
     assert s.kafka_producer_options["sasl_plain_password"] == "producer-pw"
     assert s.neo4j_password.get_secret_value() == "graph-pw"
+
+
+def test_the_graph_target_comes_from_the_graph_spec_alone() -> None:
+    from kbgraph.errors import KbgraphError
+    from kbgraph.sink.target import from_settings
+
+    with pytest.raises(KbgraphError, match="no graph to write to: set NEO4J_URI"):
+        from_settings(GraphSettings(neo4j_uri=None))
+    t = from_settings(GraphSettings(neo4j_uri="bolt://g:7687", neo4j_password="pw", graph_retry_s=1.5))
+    assert (t.uri, t.user, t.password, t.database, t.retry_s) == ("bolt://g:7687", "neo4j", "pw", "neo4j", 1.5)
+
+
+def test_verify_picks_its_rows_through_the_registry(tmp_path: Path) -> None:
+    from kbgraph.errors import KbgraphError, SourceError
+    from kbgraph.sources.registry import current_rows
+
+    with pytest.raises(KbgraphError, match="verify reads rows from 'snapshot' or 'jsonl', not 'kafka'"):
+        current_rows("kafka", Settings(), None)
+    with pytest.raises(SourceError, match="verify --source jsonl needs --changes FILE"):
+        current_rows("jsonl", Settings(), None)
+    with pytest.raises(SourceError, match="verify needs mysql_url"):
+        current_rows("snapshot", Settings(), None)
+    f = tmp_path / "rows.jsonl"
+    f.write_text('{"table": "t", "op": "insert", "after": {"id": 1}}\n', encoding="utf-8")
+    rows = current_rows("jsonl", Settings(changes=f), None)
+    assert rows.concrete(None, "t") == [("", "t")]
+
+
+def test_a_signal_stops_the_run_and_the_old_handlers_come_back() -> None:
+    import os
+    import signal
+
+    from kbgraph.cli.run import stop_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    calls: list[str] = []
+    with stop_on_signals(lambda: calls.append("stop")) as stopped:
+        assert not stopped.requested
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to the main thread before kill returns
+        assert calls == ["stop"] and stopped.requested
+    assert signal.getsignal(signal.SIGTERM) is before
