@@ -40,7 +40,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kbgraph.change import Change
 from kbgraph.debezium.columns import ConnectorSettings, SqlColumn
@@ -309,7 +309,11 @@ class Publisher:
             self.position = advanced
 
 
-def build_publisher(settings: Any, mapping: Any, *, state_path: Path | None = None, start: str = "current",
+if TYPE_CHECKING:  # what build_publisher reads
+    from kbgraph.settings import PublishSettings
+
+
+def build_publisher(settings: PublishSettings, mapping: Any, *, state_path: Path | None = None, start: str = "current",
                     partitions: int = 1, server_id: int | None = None, topic: str | None = None,
                     schemas: bool = True) -> Publisher:
     """A Publisher over the binlog source, from settings (used by the CLI and the tests)."""

@@ -8,8 +8,9 @@ import typer
 from rich.console import Console
 
 from kbgraph.errors import KbgraphError
-from kbgraph.settings import Settings, load_settings
+from kbgraph.settings import GraphSettings, Settings, load_settings
 from kbgraph.sink.target import GraphTarget
+from kbgraph.sink.target import from_settings as target_from_settings
 
 app = typer.Typer(
     name="kbgraph",
@@ -32,13 +33,12 @@ PipelineOpt = typer.Option(None, "--pipeline", help="checkpoint name (default: '
 def settings(config: Path | None = None, **flags: object) -> Settings:
     try:
         return load_settings(config, **flags)
-    except Exception as e:  # pydantic ValidationError: a bad environment variable or config value
+    # pydantic's ValidationError (a bad value), pydantic-settings' SettingsError (an environment value
+    # that is not JSON where a list is wanted), tomllib's TOMLDecodeError: all ValueErrors; OSError:
+    # an unreadable config file
+    except (ValueError, OSError) as e:
         raise KbgraphError(f"bad setting: {e}") from None
 
 
-def target_of(s: Settings) -> GraphTarget:
-    if not s.neo4j_uri:
-        raise KbgraphError("no graph to write to: set NEO4J_URI (and NEO4J_USERNAME / NEO4J_PASSWORD), "
-                           "or try `kbgraph demo`, which starts an embedded graph server")
-    return GraphTarget(s.neo4j_uri, s.neo4j_username, s.neo4j_password.get_secret_value(), s.neo4j_database,
-                       retry_s=s.graph_retry_s)
+def target_of(s: GraphSettings) -> GraphTarget:
+    return target_from_settings(s)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +14,17 @@ from rich.table import Table
 from kbgraph.checkpoint import read_checkpoint_info
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, schema_app, settings, target_of
 from kbgraph.cli.progress import ProgressReporter, line
+from kbgraph.cli.run import Hook, build_pipeline, run_until_signal
 from kbgraph.errors import ChangeError, KbgraphError
 from kbgraph.graph import schema as graph_schema
 from kbgraph.graph.batch import plan_groups
 from kbgraph.graph.cypher import DEAD_LETTER_LABEL
+from kbgraph.graph.ops import GraphOp
 from kbgraph.mapping import compile_mappings
+from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
 from kbgraph.mapping.rules import Mapping
-from kbgraph.outage import OncePer, OncePerLogger
-from kbgraph.pipeline import Pipeline, RunStats
+from kbgraph.pipeline import RunStats
 from kbgraph.settings import Settings
-from kbgraph.sink.breaker import Breaker
 from kbgraph.sources import StandaloneContext
 from kbgraph.sources.registry import SOURCES, build_source
 
@@ -56,9 +55,9 @@ def validate(
     m = _mapping(s, [*(paths or []), *(mappings or [])])
     table = Table("rule", "kind", "table", "graph")
     for r in m.rules():
-        if r.kind == "entity":
+        if isinstance(r, EntityCompiled):
             graph = f"(:{r.label}{''.join(':' + x for x in r.fixed)}) key {', '.join(r.key_props)}"
-        elif r.kind == "relation":
+        elif isinstance(r, RelationCompiled):
             graph = f"(:{r.f_label})-[:{'|'.join(r.types)}]->(:{r.t_label})"
         else:
             graph = f"(:{r.owner_label}) {'property node' if r.as_node else 'node property'}"
@@ -77,8 +76,8 @@ def _check_source(m: Mapping, url: str | None) -> None:
         raise KbgraphError("--check-source needs the database: --mysql-url or KBGRAPH_MYSQL_URL")
     conn = ConnInfo.from_url(url)
     problems, checked = check_source(m, conn)
-    for line in problems:
-        err.print(line, highlight=False, markup=False, soft_wrap=True)
+    for problem in problems:
+        err.print(problem, highlight=False, markup=False, soft_wrap=True)
     if problems:
         err.print(f"{len(problems)} problem(s) against {conn.where()}", highlight=False)
         raise typer.Exit(1)
@@ -91,9 +90,8 @@ def _cypher_value(v: Any) -> str:
 
     for kind, fn in ((dt.datetime, "localdatetime"), (dt.date, "date"), (dt.time, "localtime")):
         if isinstance(v, kind):
-            if fn != "date" and getattr(v, "tzinfo", None) is not None:
-                fn = fn.replace("local", "")
-            return f"{fn}('{v.isoformat()}')"
+            aware = fn != "date" and getattr(v, "tzinfo", None) is not None
+            return f"{fn.replace('local', '') if aware else fn}('{v.isoformat()}')"
     return str(v)
 
 
@@ -112,7 +110,8 @@ def plan(
     s = settings(config)
     m = _mapping(s, mappings)
 
-    ops, batch_no, in_batch = [], 0, 0
+    ops: list[GraphOp] = []
+    batch_no = in_batch = 0
 
     def show() -> None:
         nonlocal ops, batch_no, in_batch
@@ -163,14 +162,10 @@ def schema_apply(mappings: list[Path] | None = MappingsOpt, config: Path | None 
 def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = False,
                  metrics_port: int | None = None) -> RunStats:
     """Build the source, run the pipeline until the source ends or SIGINT/SIGTERM, report."""
-    target = target_of(s)
+    pipeline = build_pipeline(s, m)  # first: no graph set is the first thing to say
     source = build_source(source_name, s, m)
-    breaker = Breaker(s.breaker_consecutive, s.breaker_ratio, s.breaker_window)
-    pipeline = Pipeline(m, target, name=s.pipeline, batch_size=s.batch_size, flush_ms=s.flush_ms,
-                        queue_size=s.queue_size, on_error=s.on_error, outage_max_s=s.outage_max_s,
-                        outage_cap_s=s.outage_cap_s, breaker=breaker)
     reporter = None if quiet else ProgressReporter(console)
-    hooks = [h for h in (reporter,) if h is not None]
+    hooks: list[Hook] = [reporter] if reporter is not None else []
     if metrics_port:
         from kbgraph.metrics import Metrics
 
@@ -178,29 +173,11 @@ def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = Fal
         metrics.serve(metrics_port)
         hooks.append(metrics)
         console.print(f"metrics: http://127.0.0.1:{metrics_port}/metrics")
-    pipeline.progress = (lambda stats: [h(stats) for h in hooks]) if hooks else None
-
-    def _stop(signum: int, frame: Any) -> None:
-        pipeline.stop()
-
-    old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    retries = OncePer("Transaction failed and will be retried")  # the driver logs every retry of its own
-    driver_log = logging.getLogger("neo4j.session")
-    driver_log.addFilter(retries)
-    kafka_quiet = OncePerLogger("kafka.")  # kafka-python logs each failed reconnect; kbgraph says what it waits for
-    handlers = list(logging.getLogger().handlers)
-    for h in handlers:
-        h.addFilter(kafka_quiet)
     try:
-        stats = pipeline.run(source)
+        stats, _ = run_until_signal(pipeline, source, hooks)
     finally:
-        driver_log.removeFilter(retries)
-        for h in handlers:
-            h.removeFilter(kafka_quiet)
         if reporter:
             reporter.close()
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
     if not quiet:
         console.print(f"[green]done[/]: {line(stats)}", highlight=False)
         if stats.counts.graph:

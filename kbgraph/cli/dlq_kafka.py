@@ -36,7 +36,7 @@ def _matching(s: Settings, mapping: Any, ids: list[str] | None, table: str | Non
 
 
 def list_(s: Settings, mapping: Any, table: str | None, reason: str | None) -> None:
-    bootstrap, topic = where(s)
+    _, topic = where(s)
     _, letters = _matching(s, mapping, None, table, reason)
     if not letters:
         console.print(f"dead-letter topic [bold]{topic}[/]: no dead letters after the reader's offset")

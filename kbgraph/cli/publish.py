@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, settings
+from kbgraph.cli.run import stop_on_signals
 from kbgraph.mapping import compile_mappings
 
 
@@ -44,15 +43,8 @@ def publish(
     p = build_publisher(s, compile_mappings(s.mappings), start=start, partitions=partitions, server_id=server_id, topic=topic,
                         schemas=schemas)
 
-    def _stop(signum: int, frame: Any) -> None:
-        p.stop()
-
-    old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals(p.stop):
         console.print(f"publishing to topics {s.kafka_topic_prefix}.<db>.<table> at {s.kafka_bootstrap}; "
                       f"position file {p.state.path}", highlight=False)
         stats = p.run()
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
     console.print(f"[green]done[/]: {stats.changes:,} changes as {stats.messages:,} records; position {stats.saved}", highlight=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +9,10 @@ import typer
 
 from kbgraph.checkpoint import read_checkpoint
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, settings, target_of
+from kbgraph.cli.run import build_pipeline, run_until_signal
 from kbgraph.errors import KbgraphError
 from kbgraph.mapping import compile_mappings
 from kbgraph.outage import StoppedWaiting
-from kbgraph.pipeline import Pipeline
-from kbgraph.sink.breaker import Breaker
 from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.server import ConnInfo
 from kbgraph.sources.binlog.tables import MappedTables
@@ -53,25 +51,10 @@ def snapshot(
         raise KbgraphError("the mappings name no table to snapshot")
     source = SnapshotSource(ConnInfo.from_url(s.mysql_url.get_secret_value()), tables, chunk=s.snapshot_chunk,
                             console=None if quiet else console)
-    run = Pipeline(m, target, name=s.pipeline, batch_size=s.batch_size, flush_ms=s.flush_ms,
-                   queue_size=s.queue_size, on_error=s.on_error, outage_max_s=s.outage_max_s,
-                   outage_cap_s=s.outage_cap_s,
-                   breaker=Breaker(s.breaker_consecutive, s.breaker_ratio, s.breaker_window))
-    stopped = False
-
-    def _stop(signum: int, frame: Any) -> None:
-        nonlocal stopped
-        stopped = True
-        run.stop()
-
-    old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        stats = run.run(source)
+        stats, stopped = run_until_signal(build_pipeline(s, m), source)
     except StoppedWaiting:  # asked to stop while the graph was unreachable: interrupted like any stop
-        stats = None
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        stats, stopped = None, True
     if stats is None or stopped or source.final_position is None:
         applied = f" after {stats.counts.changes:,} rows" if stats is not None else " while waiting for the graph"
         console.print(f"[yellow]snapshot interrupted[/]{applied}; "

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings, target_of
-from kbgraph.errors import KbgraphError, SourceError
 from kbgraph.mapping import compile_mappings
+from kbgraph.sources.registry import current_rows
 from kbgraph.verify_run import Verifier, VerifyOptions
 
 
@@ -45,21 +45,7 @@ def verify(
     """
     s = settings(config, changes=changes, mysql_url=mysql_url, mappings=mappings or None, pipeline=pipeline)
     m = compile_mappings(s.mappings)
-    if source == "jsonl":
-        from kbgraph.verify_rows import FileRows
-
-        if s.changes is None:
-            raise SourceError("verify --source jsonl needs --changes FILE")
-        rows = FileRows(Path(s.changes))
-    elif source == "snapshot":
-        from kbgraph.sources.binlog import server
-        from kbgraph.verify_rows import SqlRows
-
-        if s.mysql_url is None:
-            raise SourceError("verify needs mysql_url (KBGRAPH_MYSQL_URL=mysql://user:password@host:3306)")
-        rows = SqlRows(server.ConnInfo.from_url(s.mysql_url.get_secret_value()), m)
-    else:
-        raise KbgraphError(f"verify reads rows from 'snapshot' or 'jsonl', not {source!r}")
+    rows = current_rows(source, s, m)
     target = target_of(s)
     def waiting(pos: tuple[str, int] | None) -> None:
         at = f"binlog {pos[0]}:{pos[1]}" if pos else "the position of the comparison (unknown to this user: waiting for it to stand still)"

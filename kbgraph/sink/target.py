@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import neo4j
 
 from kbgraph.errors import KbgraphError
+
+if TYPE_CHECKING:
+    from kbgraph.settings import GraphSettings
 
 
 @dataclass(frozen=True)
@@ -31,3 +35,12 @@ class GraphTarget:
 
     def describe(self) -> str:
         return f"{self.uri} (database {self.database}, user {self.user})"
+
+
+def from_settings(settings: GraphSettings) -> GraphTarget:
+    """The graph the settings name (``NEO4J_*``); a user-facing error when none is set."""
+    if not settings.neo4j_uri:
+        raise KbgraphError("no graph to write to: set NEO4J_URI (and NEO4J_USERNAME / NEO4J_PASSWORD), "
+                           "or try `kbgraph demo`, which starts an embedded graph server")
+    return GraphTarget(settings.neo4j_uri, settings.neo4j_username, settings.neo4j_password.get_secret_value(),
+                       settings.neo4j_database, retry_s=settings.graph_retry_s)

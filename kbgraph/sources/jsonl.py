@@ -29,7 +29,7 @@ from kbgraph.errors import SourceError
 
 if TYPE_CHECKING:
     from kbgraph.mapping.rules import Mapping
-    from kbgraph.settings import Settings
+    from kbgraph.settings import JsonlSettings
     from kbgraph.sources import SourceContext
 
 
@@ -113,7 +113,7 @@ class JsonlSource:
         pass
 
 
-def from_settings(settings: Settings, mapping: Mapping) -> JsonlSource:
+def from_settings(settings: JsonlSettings, mapping: Mapping) -> JsonlSource:
     if settings.changes is None:
         raise SourceError("the jsonl source needs a change file: --changes FILE")
     return JsonlSource(settings.changes)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 from rich.console import Console
@@ -294,7 +294,12 @@ def _after_args(after: list[Any]) -> list[Any]:
     return out
 
 
-def from_settings(settings: Any, mapping: Any) -> SnapshotSource:
+if TYPE_CHECKING:  # what from_settings reads
+    from kbgraph.mapping.rules import Mapping
+    from kbgraph.settings import BinlogSettings
+
+
+def from_settings(settings: BinlogSettings, mapping: Mapping) -> SnapshotSource:
     if settings.mysql_url is None:
         raise SourceError("the snapshot needs mysql_url (KBGRAPH_MYSQL_URL=mysql://user:password@host:3306)")
     tables = MappedTables.from_mapping(mapping)

@@ -13,11 +13,11 @@ from kbgraph.errors import SourceError
 
 if TYPE_CHECKING:
     from kbgraph.mapping.rules import Mapping
-    from kbgraph.settings import Settings
+    from kbgraph.settings import BinlogSettings
     from kbgraph.sources.binlog.reader import BinlogSource
 
 
-def from_settings(settings: Settings, mapping: Mapping) -> BinlogSource:
+def from_settings(settings: BinlogSettings, mapping: Mapping) -> BinlogSource:
     from kbgraph.sources.binlog.reader import BinlogSource
     from kbgraph.sources.binlog.server import ConnInfo
     from kbgraph.sources.binlog.tables import MappedTables
