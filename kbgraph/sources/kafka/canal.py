@@ -37,7 +37,6 @@ ROW_TYPES = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}
 CONTROL_TYPES = {"TIDB_WATERMARK", "GTID", "XACOMMIT", "XAROLLBACK", "MHEARTBEAT"}
 
 
-
 def _int(s: str) -> int:
     return int(s)
 
