@@ -34,7 +34,7 @@ from typing import Any
 
 from kbgraph.jsondoc import parse_json
 from kbgraph.mysql import types
-from kbgraph.mysql.catalog import ColumnKind, table_columns
+from kbgraph.mysql.catalog import ColumnKind, table_columns  # the catalog's: kept importable from here (reader)
 
 __all__ = ["ColumnKind", "RowFixer", "fix_time", "float32", "select_expression", "snapshot_fixes", "table_columns"]
 
