@@ -46,6 +46,7 @@ from kbgraph.change import Change
 from kbgraph.debezium.columns import ConnectorSettings, SqlColumn
 from kbgraph.debezium.envelope import EnvelopeWriter, TableInfo
 from kbgraph.errors import KbgraphError, SourceError, StopAtCheckpoint
+from kbgraph.mysql.catalog import ColumnKind, literal_default
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class StateFile:
 
 
 class TableDescriber:
-    """Column types and primary keys from information_schema (cached per table)."""
+    """Column types and primary keys from information_schema (``kbgraph.mysql.catalog``; cached per table)."""
 
     def __init__(self, conn_factory: Any, mariadb: bool | None = None) -> None:
         self._connect = conn_factory
@@ -102,7 +103,7 @@ class TableDescriber:
         return info
 
     def _load(self, schema: str, table: str) -> TableInfo:
-        from kbgraph.sources.binlog.decode import table_columns
+        from kbgraph.mysql import catalog
         from kbgraph.sources.binlog.server import is_mariadb
 
         if self._conn is not None:
@@ -114,32 +115,17 @@ class TableDescriber:
             self._conn = self._connect()
         if self._mariadb is None:
             self._mariadb = is_mariadb(self._conn)
-        kinds = {c.name: c.data_type for c in table_columns(self._conn, schema, table, self._mariadb)}
-        with self._conn.cursor() as cur:
-            cur.execute(
-                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT, EXTRA FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
-            cols = [self._column(kinds, *row) for row in cur.fetchall()]
-            cur.execute(
-                "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
-                "AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX", (schema, table))
-            pk = [r[0] for r in cur.fetchall()]
+        cols = [self._column(c) for c in catalog.table_columns(self._conn, schema, table, self._mariadb)]
+        pk = catalog.primary_key(self._conn, schema, table)
         if not cols:
             log.warning("publish: %s.%s is not in information_schema (dropped?); column types come from the values", schema, table)
         return TableInfo(schema, table, cols, pk, "mariadb" if self._mariadb else "mysql")
 
-    def _column(self, kinds: dict[str, str], name: str, column_type: str, nullable: str, default: str | None,
-                comment: str | None, extra: str | None) -> SqlColumn:
-        if kinds.get(name) == "json":
-            column_type = "json"  # MariaDB: a LONGTEXT with a json_valid() check
-        if self._mariadb:  # MariaDB quotes literal defaults and writes NULL for "no default"
-            quoted = default is not None and default.startswith("'")
-            if quoted:
-                default = default[1:-1].replace("''", "'").replace("\\\\", "\\")  # type: ignore[union-attr]
-        else:  # MySQL: the literal itself; an expression is DEFAULT_GENERATED
-            quoted = default is not None and "DEFAULT_GENERATED" not in (extra or "")
-        col = SqlColumn.parse(name, column_type, nullable=nullable == "YES", comment=comment or None)
-        return col.with_default(default, quoted)
+    def _column(self, c: ColumnKind) -> SqlColumn:
+        column_type = "json" if c.data_type == "json" else c.column_type  # MariaDB: a LONGTEXT with a json_valid() check
+        default, literal = literal_default(c, bool(self._mariadb))
+        col = SqlColumn.parse(c.name, column_type, nullable=c.nullable, comment=c.comment)
+        return col.with_default(default, literal)
 
     def close(self) -> None:
         if self._conn is not None:

@@ -19,26 +19,24 @@ from typing import Any
 from kbgraph.mapping.rules import Mapping
 from kbgraph.mapping.source_columns import Need, missing, needs, needs_for, table_lines
 from kbgraph.mapping.validate import _rule_name, _rules
+from kbgraph.mysql import catalog, types
 from kbgraph.sources.binlog.server import ConnInfo
 
-SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
-
-_NUMERIC = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "float",
-            "double", "real", "year"}
-_BIT = {"bit", "bool", "boolean"}
-_TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
-_BINARY = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
-_DATE = {"date", "datetime", "timestamp"}
+_NUMERIC = types.of(types.INTEGER, types.DECIMAL, types.FLOAT, types.YEAR)
+_BIT = types.of(types.BIT)
+_TEXT = types.TEXTS | types.of(types.ENUM, types.SET)
+_BINARY = types.BINARIES
+_DATE = types.DATES
 # declared `type:` -> SQL data types a value of it can come from (text converts to anything)
-COMPATIBLE: dict[str, set[str]] = {
+COMPATIBLE: dict[str, frozenset[str]] = {
     "int": _NUMERIC | _BIT | _TEXT,
     "float": _NUMERIC | _TEXT,
     "decimal": _NUMERIC | _TEXT,
     "bool": _NUMERIC | _BIT | _TEXT,
     "date": _DATE | _TEXT,
     "datetime": _DATE | _TEXT,
-    "time": {"time"} | _TEXT,
-    "json": {"json"} | _TEXT,
+    "time": types.of(types.TIME) | _TEXT,
+    "json": types.of(types.JSON) | _TEXT,
     "bytes": _BINARY | _TEXT,
 }
 
@@ -49,31 +47,9 @@ def type_problem(declared: str | None, data_type: str) -> bool:
     return allowed is not None and data_type.lower() not in allowed
 
 
-def _resolve(cur: Any, schema: str | None, table: str) -> list[str]:
-    if schema is not None:
-        cur.execute("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
-                    (schema, table))
-    else:
-        cur.execute("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME=%s "
-                    "AND TABLE_TYPE='BASE TABLE' AND TABLE_SCHEMA NOT IN %s", (table, SYSTEM_SCHEMAS))
-    return sorted(str(r[0]) for r in cur.fetchall())
-
-
-def _columns(cur: Any, schema: str, table: str) -> list[tuple[str, str]]:
-    cur.execute("SELECT COLUMN_NAME, LOWER(DATA_TYPE) FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION", (schema, table))
-    return [(str(n), str(t)) for n, t in cur.fetchall()]
-
-
-def _unique_keys(cur: Any, schema: str, table: str) -> list[tuple[str, list[str]]]:
-    """(index name, columns) of the primary key first, then unique keys without NULLs."""
-    cur.execute("SELECT INDEX_NAME, COLUMN_NAME, NULLABLE FROM information_schema.STATISTICS "
-                "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s AND NON_UNIQUE=0 "
-                "ORDER BY INDEX_NAME='PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX", (schema, table))
-    found: dict[str, list[tuple[str, bool]]] = {}
-    for index, column, nullable in cur.fetchall():
-        found.setdefault(str(index), []).append((str(column), nullable == "YES"))
-    return [(i, [c for c, _ in cols]) for i, cols in found.items() if not any(n for _, n in cols)]
+def _columns(db: Any, schema: str, table: str) -> list[tuple[str, str]]:
+    # the declared DATA_TYPE (mariadb=False): MariaDB's JSON is LONGTEXT, and text converts to anything
+    return [(c.name, c.data_type) for c in catalog.table_columns(db, schema, table, mariadb=False)]
 
 
 def _rule_keys(mapping: Mapping) -> dict[tuple[str | None, str], list[tuple[str, list[str], str]]]:
@@ -100,30 +76,29 @@ def check_source(mapping: Mapping, conn: ConnInfo) -> tuple[list[str], int]:
     checked = 0
     db = conn.connect()
     try:
-        with db.cursor() as cur:
-            for schema, table in sorted(mapping.tables(), key=lambda p: (p[0] or "", p[1])):
-                ns = needs_for(all_needs, schema, table)
-                found = _resolve(cur, schema, table)
-                if not found:
-                    where = lines.get((schema, table), "?")
-                    problems.append(f"{where}: table {schema + '.' if schema else ''}{table} does not exist on "
-                                    f"{conn.where()}" + ("" if schema else " (in any schema)"))
-                    continue
-                for s in found:
-                    checked += 1
-                    problems += _check_table(cur, s, table, ns, keys.get((schema, table), []))
+        for schema, table in sorted(mapping.tables(), key=lambda p: (p[0] or "", p[1])):
+            ns = needs_for(all_needs, schema, table)
+            found = catalog.table_schemas(db, schema, table)
+            if not found:
+                where = lines.get((schema, table), "?")
+                problems.append(f"{where}: table {schema + '.' if schema else ''}{table} does not exist on "
+                                f"{conn.where()}" + ("" if schema else " (in any schema)"))
+                continue
+            for s in found:
+                checked += 1
+                problems += _check_table(db, s, table, ns, keys.get((schema, table), []))
     finally:
         db.close()
     return problems, checked
 
 
-def _check_table(cur: Any, schema: str, table: str, ns: Iterable[Need],
+def _check_table(db: Any, schema: str, table: str, ns: Iterable[Need],
                  keys: list[tuple[str, list[str], str]]) -> list[str]:
     ns = list(ns)
-    cols = _columns(cur, schema, table)
+    cols = _columns(db, schema, table)
     types = dict(cols)
     out = missing(ns, schema, table, [c for c, _ in cols])
-    uniques = _unique_keys(cur, schema, table)
+    uniques = catalog.not_null_keys(db, schema, table)
     for rule, key, where in keys:
         if not key or any(c not in types for c in key):
             continue  # a missing key column is reported above

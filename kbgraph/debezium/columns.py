@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kbgraph.errors import KbgraphError
+from kbgraph.mysql import types
+from kbgraph.mysql.values import parse_time
 
 _TYPE = re.compile(r"^\s*([A-Za-z_][\w ]*?)\s*(?:\((.*)\))?\s*((?:unsigned|signed|zerofill|\s)*)$", re.IGNORECASE | re.DOTALL)
 _QUOTED = re.compile(r"'((?:[^'\\]|''|\\.)*)'")
@@ -103,7 +105,7 @@ class ConnectorSettings:
                    d.connector)
 
 _EPOCH = dt.datetime(1970, 1, 1)
-_TIME = re.compile(r"^(-)?(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
+_INTEGERS = types.of(types.INTEGER, types.YEAR, types.BIT)
 
 
 def default_value(c: SqlColumn, text: str | None, quoted: bool) -> Any:
@@ -118,7 +120,7 @@ def default_value(c: SqlColumn, text: str | None, quoted: bool) -> Any:
             if c.nullable:
                 return None
             return _EPOCH.replace(tzinfo=dt.timezone.utc) if t == "timestamp" else _EPOCH
-        if t in ("tinyint", "smallint", "mediumint", "int", "bigint", "year", "bit"):
+        if t in _INTEGERS:
             return int(text)
         if t == "decimal":
             return Decimal(text)
@@ -131,12 +133,7 @@ def default_value(c: SqlColumn, text: str | None, quoted: bool) -> Any:
         if t == "timestamp":
             return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
         if t == "time":
-            m = _TIME.match(text)
-            if m:
-                neg, h, mi, sec, frac = m.groups()
-                td = dt.timedelta(hours=int(h), minutes=int(mi), seconds=int(sec), microseconds=int((frac or "0").ljust(6, "0")))
-                return -td if neg else td
-            return None
+            return parse_time(text)
         if t == "set":
             return frozenset(text.split(",")) if text else frozenset()  # hashable: SqlColumn keys a cache
     except (ValueError, InvalidOperation):

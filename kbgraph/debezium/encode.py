@@ -17,12 +17,13 @@ from typing import Any
 from kbgraph.debezium.columns import ConnectorSettings, SqlColumn
 from kbgraph.errors import ChangeError
 from kbgraph.jsondoc import JsonString
+from kbgraph.mysql import types
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _INT16 = {"tinyint", "smallint"}
 _INT32 = {"mediumint", "int"}
-_BINARY = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+_BINARY = types.BINARIES
 _2_64 = 1 << 64
 
 

@@ -30,24 +30,34 @@ Choices worth knowing
 
 from __future__ import annotations
 
-import base64
-import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
-
-import orjson
-from neo4j.time import Duration
 
 from kbgraph.errors import ChangeError
 from kbgraph.jsondoc import JsonString
+from kbgraph.mapping.convert_json import Flattened, _json_flatten, _json_string, _json_text, _one_type_list
+from kbgraph.mapping.convert_values import (
+    INT_MAX,
+    INT_MIN,
+    Bad,
+    _b64,
+    _decimal_float,
+    _decimal_str,
+    _hex,
+    _timedelta_value,
+    _to_bool,
+    _to_date,
+    _to_datetime,
+    _to_float,
+    _to_int,
+    _to_str,
+    _to_time,
+)
 from kbgraph.mapping.model import Column, ColumnRef, Options, column_name
 
-__all__ = ["ConversionError", "Flattened", "compile_converter"]
-
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-_SCALARS = (bool, int, float, str, date, datetime, time)
+__all__ = ["INT_MAX", "INT_MIN", "ConversionError", "Flattened", "compile_converter"]
 
 
 class ConversionError(ChangeError):
@@ -61,316 +71,6 @@ class ConversionError(ChangeError):
         self.value_repr = shown
         text = f"column {column!r}: cannot convert {shown} ({type(value).__name__}) to {target}"
         super().__init__(f"{text}: {reason}" if reason else text)
-
-
-class Flattened(dict):  # type: ignore[type-arg]
-    """A JSON map flattened to dotted keys ``{"a.b": leaf}``; the translator stores each leaf as
-    property ``"<prop>.a.b"``."""
-
-
-class _Bad(Exception):
-    """Internal: a conversion failed; ``compile_converter``'s wrapper adds column and value."""
-
-
-# ---------------------------------------------------------------- scalar conversions
-
-
-def _to_int(v: Any) -> int:
-    if isinstance(v, int):  # bool too: True -> 1
-        out = int(v)
-    elif isinstance(v, float):
-        if not v.is_integer():
-            raise _Bad("it has a fraction")
-        out = int(v)
-    elif isinstance(v, (Decimal, str)):
-        try:
-            d = Decimal(v.strip()) if isinstance(v, str) else v
-        except InvalidOperation:
-            raise _Bad("not a number") from None
-        if not d.is_finite() or d != d.to_integral_value():
-            raise _Bad("not a whole number")
-        out = int(d)
-    else:
-        raise _Bad("")
-    if not INT_MIN <= out <= INT_MAX:
-        raise _Bad("outside the graph's 64-bit integer range")
-    return out
-
-
-def _to_float(v: Any) -> float:
-    if isinstance(v, (int, float, Decimal)):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v.strip())
-        except ValueError:
-            raise _Bad("not a number") from None
-    raise _Bad("")
-
-
-def _to_str(v: Any) -> str:
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, Decimal):
-        return format(v, "f")
-    if isinstance(v, (date, time)):  # datetime is a date
-        return v.isoformat()
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        try:
-            return bytes(v).decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Bad("not UTF-8 text; use type: bytes") from None
-    raise _Bad("")
-
-
-_TRUE = {"1", "true", "t", "yes", "y", "on"}
-_FALSE = {"0", "false", "f", "no", "n", "off"}
-
-
-def _to_bool(v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, (int, Decimal)) or (isinstance(v, float) and v.is_integer()):
-        if v in (0, 1):
-            return bool(v)
-        raise _Bad("only 0 and 1 are truth values")
-    if isinstance(v, str):
-        s = v.strip().lower()
-        if s in _TRUE:
-            return True
-        if s in _FALSE:
-            return False
-        raise _Bad("expected true/false or 1/0")
-    if isinstance(v, (bytes, bytearray)) and len(v) == 1 and v[0] in (0, 1):  # BIT(1)
-        return bool(v[0])
-    raise _Bad("")
-
-
-def _decimal(v: Any) -> Decimal:
-    if isinstance(v, Decimal):
-        d = v
-    elif isinstance(v, bool):
-        raise _Bad("")
-    elif isinstance(v, int):
-        d = Decimal(v)
-    elif isinstance(v, float):
-        d = Decimal(repr(v))  # the shortest text that round-trips, not the binary expansion
-    elif isinstance(v, str):
-        try:
-            d = Decimal(v.strip())
-        except InvalidOperation:
-            raise _Bad("not a number") from None
-    else:
-        raise _Bad("")
-    if not d.is_finite():
-        raise _Bad("not a finite number")
-    return d
-
-
-def _decimal_str(v: Any) -> str:
-    return format(_decimal(v), "f")
-
-
-def _decimal_float(v: Any) -> float:
-    return float(_decimal(v))
-
-
-def _iso(s: str) -> str:
-    s = s.strip()
-    return s[:-1] + "+00:00" if s.endswith(("Z", "z")) else s
-
-
-def _to_date(v: Any) -> date:
-    if isinstance(v, datetime):
-        return v.date()
-    if isinstance(v, date):
-        return v
-    if isinstance(v, str):
-        try:
-            return date.fromisoformat(v.strip())
-        except ValueError:
-            try:
-                return datetime.fromisoformat(_iso(v)).date()
-            except ValueError:
-                raise _Bad("not an ISO-8601 date") from None
-    raise _Bad("")
-
-
-def _to_datetime(v: Any) -> datetime:
-    if isinstance(v, datetime):
-        return v
-    if isinstance(v, date):
-        return datetime(v.year, v.month, v.day)
-    if isinstance(v, str):
-        try:
-            return datetime.fromisoformat(_iso(v))
-        except ValueError:
-            raise _Bad("not an ISO-8601 date-time") from None
-    raise _Bad("")
-
-
-_DAY = timedelta(days=1)
-_TIME_TEXT = re.compile(r"^(-)?(\d+):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
-
-
-def _timedelta_value(td: timedelta) -> time | Duration:
-    if timedelta(0) <= td < _DAY:
-        return (datetime.min + td).time()
-    us = (td.days * 86400 + td.seconds) * 1_000_000 + td.microseconds
-    sign = -1 if us < 0 else 1
-    secs, rest = divmod(abs(us), 1_000_000)
-    return Duration(seconds=sign * secs, microseconds=sign * rest)
-
-
-def _to_time(v: Any) -> time | Duration:
-    if isinstance(v, time):
-        return v
-    if isinstance(v, timedelta):
-        return _timedelta_value(v)
-    if isinstance(v, datetime):
-        return v.timetz()
-    if isinstance(v, str):
-        m = _TIME_TEXT.match(v.strip())
-        if m:  # MySQL TIME text, possibly negative or beyond 24 h
-            neg, h, mi, s, frac = m.groups()
-            if int(mi) > 59 or int(s or 0) > 59:
-                raise _Bad("minutes and seconds must be below 60")
-            td = timedelta(hours=int(h), minutes=int(mi), seconds=int(s or 0), microseconds=int((frac or "0").ljust(6, "0")))
-            return _timedelta_value(-td if neg else td)
-        try:
-            return time.fromisoformat(_iso(v))
-        except ValueError:
-            raise _Bad("not an ISO-8601 time") from None
-    raise _Bad("")
-
-
-def _b64(v: Any) -> str:
-    return base64.b64encode(_raw_bytes(v)).decode("ascii")
-
-
-def _hex(v: Any) -> str:
-    return _raw_bytes(v).hex()
-
-
-def _raw_bytes(v: Any) -> bytes:
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return bytes(v)
-    if isinstance(v, str):
-        return v.encode("utf-8")
-    raise _Bad("")
-
-
-# ---------------------------------------------------------------- json
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, Decimal):
-        return format(v, "f")
-    if isinstance(v, (bytes, bytearray, memoryview)):  # older binlog readers give JSON strings as bytes
-        try:
-            return bytes(v).decode("utf-8")
-        except UnicodeDecodeError:
-            return base64.b64encode(bytes(v)).decode("ascii")
-    if isinstance(v, (set, frozenset)):
-        return sorted(map(str, v))
-    if isinstance(v, timedelta):
-        return str(v)
-    raise TypeError(f"{type(v).__name__} is not JSON")
-
-
-_JSON_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-
-
-def _json_text(v: Any) -> str:
-    try:
-        return orjson.dumps(v, default=_json_default, option=_JSON_OPTS).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        pass
-    try:  # bytes keys (older binlog readers): decode them, then once more
-        return orjson.dumps(_decode_bytes(v), default=_json_default, option=_JSON_OPTS).decode()
-    except (TypeError, orjson.JSONEncodeError, UnicodeDecodeError) as exc:
-        raise _Bad(str(exc)) from None
-
-
-def _decode_bytes(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {(k.decode() if isinstance(k, bytes) else k): _decode_bytes(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_decode_bytes(x) for x in v]
-    if isinstance(v, bytes):
-        return v.decode("utf-8")
-    return v
-
-
-def _json_value(v: Any) -> Any:
-    """The JSON document a column value holds (text is parsed)."""
-    if isinstance(v, (dict, list, tuple)):
-        return v
-    if isinstance(v, JsonString):  # a string document the source parsed already: not JSON text
-        return str(v)
-    if isinstance(v, (str, bytes, bytearray, memoryview)):
-        try:
-            return orjson.loads(bytes(v) if not isinstance(v, str) else v)
-        except orjson.JSONDecodeError as exc:
-            raise _Bad(f"not JSON ({exc})") from None
-    if isinstance(v, (bool, int, float)):
-        return v
-    raise _Bad("")
-
-
-def _one_type_list(items: list[Any] | tuple[Any, ...]) -> list[Any] | None:
-    """items as a graph list when they are scalars of one type, else None."""
-    if not items:
-        return []
-    t = type(items[0])
-    if t not in _SCALARS or any(type(x) is not t for x in items):
-        return None
-    return list(items)
-
-
-_BAD_KEY = re.compile(r"[`\x00-\x1f]")
-
-
-def _flatten_into(out: Flattened, prefix: str, v: dict[Any, Any]) -> None:
-    for k, x in v.items():
-        k = k.decode() if isinstance(k, bytes) else str(k)
-        if _BAD_KEY.search(k):
-            raise _Bad(f"JSON key {k!r} has a backtick or control character")
-        key = f"{prefix}.{k}" if prefix else k
-        if isinstance(x, dict):
-            if x:
-                _flatten_into(out, key, x)
-            else:
-                out[key] = "{}"
-        elif isinstance(x, list):
-            lst = _one_type_list(x)
-            out[key] = lst if lst is not None else _json_text(x)
-        elif isinstance(x, bytes):
-            out[key] = x.decode("utf-8")
-        else:
-            out[key] = x  # str, int, float, bool or None (null removes the property)
-
-
-def _json_flatten(v: Any) -> Any:
-    doc = _json_value(v)
-    if isinstance(doc, dict):
-        if not doc:
-            return "{}"
-        out = Flattened()
-        _flatten_into(out, "", doc)
-        return out
-    if isinstance(doc, (list, tuple)):
-        lst = _one_type_list(doc)
-        return lst if lst is not None else _json_text(doc)
-    return doc
-
-
-def _json_string(v: Any) -> str:
-    return _json_text(_json_value(v))
 
 
 # ---------------------------------------------------------------- auto
@@ -395,7 +95,7 @@ def _auto(options: Options) -> Callable[[Any], Any]:
             for t, f in by_type.items():  # subclasses (e.g. a str enum)
                 if isinstance(v, t):
                     return f(v)
-            raise _Bad("no graph type for it; give the column a type")
+            raise Bad("no graph type for it; give the column a type")
         return fn(v)
 
     return auto
@@ -407,7 +107,7 @@ def _same(v: Any) -> Any:
 
 def _checked_int(v: int) -> int:
     if not INT_MIN <= v <= INT_MAX:
-        raise _Bad("outside the graph's 64-bit integer range")
+        raise Bad("outside the graph's 64-bit integer range")
     return v
 
 
@@ -427,7 +127,7 @@ def _pick(ref: ColumnRef, options: Options) -> tuple[str, Callable[[Any], Any]]:
     col = ref if isinstance(ref, Column) else Column(column=ref)
     eff = Options(
         decimal=col.decimal or options.decimal,
-        json=col.json_ or options.json_,
+        json_=col.json_ or options.json_,
         bytes=col.bytes or options.bytes,
     )
     t = col.type
@@ -453,7 +153,7 @@ def compile_converter(ref: ColumnRef, options: Options) -> Callable[[Any], Any]:
             return None
         try:
             return fn(v)
-        except _Bad as exc:
+        except Bad as exc:
             raise ConversionError(column, v, target, str(exc)) from None
         except UnicodeDecodeError:
             raise ConversionError(column, v, target, "text in it is not UTF-8") from None

@@ -18,6 +18,7 @@ Values go through ``binlog.decode`` so that a snapshot and the stream give equal
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -31,16 +32,18 @@ from rich.text import Text
 
 from kbgraph.change import Change
 from kbgraph.errors import SourceError
+from kbgraph.mysql import catalog
+from kbgraph.mysql.catalog import SYSTEM_SCHEMAS, ColumnKind, table_columns
 from kbgraph.sources import SourceContext
 from kbgraph.sources.binlog import server
-from kbgraph.sources.binlog.decode import ColumnKind, select_expression, snapshot_fixes, table_columns
+from kbgraph.sources.binlog.decode import select_expression, snapshot_fixes
 from kbgraph.sources.binlog.errors import mysql_error_line
 from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.server import quote_ident
 from kbgraph.sources.binlog.tables import MappedTables
 from kbgraph.unrepresentable import Unrepresentable
 
-SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+__all__ = ["SYSTEM_SCHEMAS", "SnapshotSource", "decode_key", "encode_key", "from_settings"]
 
 
 def encode_key(values: list[Any]) -> list[Any]:
@@ -143,10 +146,8 @@ class SnapshotSource:
 
     def close(self) -> None:
         if self._db is not None:
-            try:
+            with contextlib.suppress(Exception):  # already closed
                 self._db.close()
-            except Exception:  # already closed
-                pass
             self._db = None
 
     # ------------------------------------------------------------------ parts
@@ -154,22 +155,14 @@ class SnapshotSource:
     def _resolve(self, ctl: pymysql.connections.Connection) -> list[tuple[str, str]]:
         """Concrete (schema, table) pairs: a mapping without schema reads the table in every schema."""
         out: set[tuple[str, str]] = set()
-        with ctl.cursor() as cur:
-            for schema, table in self.tables.pairs:
-                if schema is not None:
-                    cur.execute("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
-                                (schema, table))
-                    if cur.fetchone() is None:
-                        raise SourceError(f"mapped table {schema}.{table} does not exist on {self.conn.where()}")
-                    out.add((schema, table))
-                    continue
-                cur.execute("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME=%s "
-                            "AND TABLE_TYPE='BASE TABLE' AND TABLE_SCHEMA NOT IN %s", (table, SYSTEM_SCHEMAS))
-                found = [r[0] for r in cur.fetchall()]
-                if not found:
-                    raise SourceError(f"mapped table {table} exists in no database on {self.conn.where()}; "
-                                      "name its schema in the mapping file (source: schema:)")
-                out.update((s, table) for s in found)
+        for schema, table in self.tables.pairs:
+            found = catalog.table_schemas(ctl, schema, table)
+            if not found and schema is not None:
+                raise SourceError(f"mapped table {schema}.{table} does not exist on {self.conn.where()}")
+            if not found:
+                raise SourceError(f"mapped table {table} exists in no database on {self.conn.where()}; "
+                                  "name its schema in the mapping file (source: schema:)")
+            out.update((s, table) for s in found)
         return sorted(out)
 
     def _begin(self, db: pymysql.connections.Connection, mariadb: bool) -> Position:
@@ -199,27 +192,13 @@ class SnapshotSource:
             return Position(file, pos, gtid, 0)
 
     def _key_columns(self, db: pymysql.connections.Connection, schema: str, table: str) -> list[str]:
-        with db.cursor() as cur:
-            cur.execute(
-                "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE, NULLABLE FROM information_schema.STATISTICS "
-                "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY INDEX_NAME='PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
-                (schema, table))
-            indexes: dict[str, list[tuple[str, bool]]] = {}
-            for index, column, non_unique, nullable in cur.fetchall():
-                if not int(non_unique):
-                    indexes.setdefault(index, []).append((column, nullable == "YES"))
-        for cols in indexes.values():  # PRIMARY first, then unique keys without NULLs
-            if not any(null for _, null in cols):
-                return [c for c, _ in cols]
+        for _, cols in catalog.not_null_keys(db, schema, table):  # PRIMARY first, then unique keys without NULLs
+            return cols
         raise SourceError(f"table {schema}.{table} has no primary key (nor a unique key without NULLs); "
                           "the snapshot reads tables in key order: add a primary key")
 
     def _estimate(self, db: pymysql.connections.Connection, schema: str, table: str) -> int | None:
-        with db.cursor() as cur:
-            cur.execute("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
-                        (schema, table))
-            row = cur.fetchone()
-        return int(row[0]) if row and row[0] is not None else None
+        return catalog.estimated_rows(db, schema, table)
 
     def _table(self, db: pymysql.connections.Connection, schema: str, table: str, after: list[Any] | None,
                base: dict[str, Any], mariadb: bool) -> Iterator[Change]:

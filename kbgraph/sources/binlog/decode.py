@@ -29,54 +29,22 @@ import socket
 import struct
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kbgraph.jsondoc import parse_json
+from kbgraph.mysql import types
+from kbgraph.mysql.catalog import ColumnKind, table_columns  # the catalog's: kept importable from here (reader)
+
+__all__ = ["ColumnKind", "RowFixer", "fix_time", "float32", "select_expression", "snapshot_fixes", "table_columns"]
 
 EMPTY_SET = "empty set"  # pymysqlreplication.constants.NONE_SOURCE.EMPTY_SET
 OUT_OF_RANGE = "out of "  # NONE_SOURCE.OUT_OF_DATE_RANGE, ..._DATETIME_RANGE, ..._DATETIME2_RANGE: zero/partial dates
-_DATES = ("date", "datetime", "timestamp")
+_DATES = types.DATES
 _F32 = struct.Struct("<f")
 UTC = timezone.utc
 
 Fix = Callable[[Any], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnKind:
-    name: str
-    data_type: str  # information_schema DATA_TYPE, lower case ('json' also for MariaDB json_valid columns)
-    length: int | None = None  # BINARY(n): n
-
-
-def table_columns(conn: Any, schema: str, table: str, mariadb: bool) -> list[ColumnKind]:
-    """The columns of a table in order, from information_schema ([] if it does not exist)."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT COLUMN_NAME, LOWER(DATA_TYPE), CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-            (schema, table),
-        )
-        rows = cur.fetchall()
-        json_cols: set[str] = set()
-        if mariadb and rows:
-            # MariaDB's JSON is LONGTEXT with a CHECK (json_valid(`col`)) constraint
-            cur.execute(
-                "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
-                "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s AND CHECK_CLAUSE LIKE 'json\\_valid(%%'",
-                (schema, table),
-            )
-            for (clause,) in cur.fetchall():
-                inner = clause[len("json_valid(") : -1].strip()
-                if inner.startswith("`") and inner.endswith("`"):
-                    json_cols.add(inner[1:-1].replace("``", "`"))
-    out = []
-    for name, data_type, octets in rows:
-        kind = "json" if name in json_cols else data_type
-        out.append(ColumnKind(name, kind, int(octets) if kind == "binary" and octets is not None else None))
-    return out
 
 
 # ---------------------------------------------------------------- shared conversions
@@ -148,11 +116,7 @@ _BINLOG_FIX: dict[str, Fix] = {
     "time": fix_time,
     "year": _year,
     "bit": _bit_int,
-    "varbinary": _as_bytes,
-    "tinyblob": _as_bytes,
-    "blob": _as_bytes,
-    "mediumblob": _as_bytes,
-    "longblob": _as_bytes,
+    **dict.fromkeys(types.BLOBS, _as_bytes),
     "uuid": _uuid_text,
     "inet6": _inet6_text,
     "inet4": lambda v: socket.inet_ntop(socket.AF_INET, _as_bytes(v).ljust(4, b"\0")),
@@ -238,12 +202,7 @@ _SELECT_FIX: dict[str, Fix] = {
     "bit": _bit_int,
     "json": parse_json,
     "set": _set_members,
-    "varbinary": _as_bytes,
-    "tinyblob": _as_bytes,
-    "blob": _as_bytes,
-    "mediumblob": _as_bytes,
-    "longblob": _as_bytes,
-    "binary": _as_bytes,
+    **dict.fromkeys(types.BINARIES, _as_bytes),
 }
 
 

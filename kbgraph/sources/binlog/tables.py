@@ -20,7 +20,7 @@ class MappedTables:
         self.check = check
         self.pairs = sorted(set(pairs), key=lambda p: (p[0] or "", p[1]))
         self._columns = columns
-        self._exact = {p for p in self.pairs if p[0] is not None}
+        self._exact: set[tuple[str, str]] = {(s, t) for s, t in self.pairs if s is not None}
         self._any = {t for s, t in self.pairs if s is None}
         self._cache: dict[tuple[str, str], bool] = {}
 
@@ -63,7 +63,7 @@ class MappedTables:
 
     def only_schemas(self) -> list[str] | None:
         """For mysql-replication: None when some table is mapped in any schema."""
-        return None if self._any else sorted({s for s, _ in self._exact})  # type: ignore[type-var]
+        return None if self._any else sorted({s for s, _ in self._exact})
 
     def only_tables(self) -> list[str]:
         # the library matches bare names in every schema: always paired with only_schemas

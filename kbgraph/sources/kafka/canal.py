@@ -13,7 +13,6 @@ becomes a truncate change of its table.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,6 +20,8 @@ from typing import Any
 import orjson
 
 from kbgraph.change import Change
+from kbgraph.mysql import types
+from kbgraph.mysql.values import is_zero_date, parse_time
 from kbgraph.sources.kafka.message import (
     NOTHING_TOMBSTONE,
     Decoded,
@@ -35,12 +36,6 @@ Convert = Callable[[str], Any]
 ROW_TYPES = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}
 CONTROL_TYPES = {"TIDB_WATERMARK", "GTID", "XACOMMIT", "XAROLLBACK", "MHEARTBEAT"}
 
-_INTS = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year", "bit"}
-_DECIMALS = {"decimal", "numeric", "dec", "fixed"}
-_FLOATS = {"float", "double", "real", "double precision"}
-_BINARY = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
-_TIME_RE = re.compile(r"^(-)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$")
-
 
 def _int(s: str) -> int:
     return int(s)
@@ -54,24 +49,22 @@ def _decimal(s: str) -> Decimal:
 
 
 def _date(s: str) -> dt.date | None:
-    if s.startswith("0000-00-00"):
+    if is_zero_date(s):
         return None  # MySQL zero date; the binlog source reads it as NULL too
     return dt.date.fromisoformat(s)
 
 
 def _datetime(s: str) -> dt.datetime | None:
-    if s.startswith("0000-00-00"):
+    if is_zero_date(s):
         return None
     return dt.datetime.fromisoformat(s)
 
 
 def _time(s: str) -> dt.timedelta:
-    m = _TIME_RE.match(s)
-    if not m:
+    td = parse_time(s)
+    if td is None:
         raise ValueError(f"{s!r} is not a TIME")
-    sign, h, mi, sec, frac = m.groups()
-    td = dt.timedelta(hours=int(h), minutes=int(mi), seconds=int(sec), microseconds=int((frac or "0").ljust(6, "0")))
-    return -td if sign else td
+    return td
 
 
 def _json(s: str) -> Any:
@@ -82,26 +75,24 @@ def _latin1(s: str) -> bytes:
     return s.encode("latin-1")
 
 
+# per family; a type of no family here (text, enum, set, ...) stays text
+_BY_FAMILY: dict[str, Convert] = {
+    types.INTEGER: _int, types.YEAR: _int, types.BIT: _int, types.DECIMAL: _decimal, types.FLOAT: float,
+    types.TIME: _time, types.JSON: _json, types.BINARY: _latin1,
+}
+
+
 def converter(mysql_type: str) -> Convert | None:
     """The converter for a Canal ``mysqlType`` entry such as ``decimal(10,2)`` or ``int(11) unsigned``."""
-    base = mysql_type.strip().lower().split("(", 1)[0].split(" ", 1)[0]
-    if base in _INTS:
-        return _int
-    if base in _DECIMALS:
-        return _decimal
-    if base in _FLOATS or mysql_type.strip().lower().startswith("double precision"):
-        return float
+    base = types.base_type(mysql_type)
     if base == "date":
         return _date
-    if base in ("datetime", "timestamp"):
+    if base in types.DATES:
         return _datetime
-    if base == "time":
-        return _time
-    if base == "json":
-        return _json
-    if base in _BINARY:
-        return _latin1
-    return None
+    if base in ("bool", "boolean"):
+        return None  # not among the types Canal converted before (it writes tinyint(1))
+    fam = types.family(base)
+    return _BY_FAMILY.get(fam) if fam is not None else None
 
 
 class CanalDecoder:
