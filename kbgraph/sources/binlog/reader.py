@@ -228,25 +228,25 @@ class BinlogSource:
                 )
         if pos.file is None:
             raise SourceError(
-                f"the checkpoint holds only a GTID ({pos.gtid}); kbgraph resumes from binlog file/pos: {self._resnap()}"
+                f"the checkpoint holds only a GTID ({pos.gtid}); kbgraph resumes from binlog file/pos: {self.resnap()}"
             )
         logs = server.binary_logs(self._ctl)
         assert pos.file is not None and pos.pos is not None
         if pos.file not in logs:
             raise SourceError(
                 f"binlog file {pos.file} of the checkpoint ({pos.describe()}) is no longer on {self.conn.where()} "
-                f"(purged? the server has {', '.join(sorted(logs)) or 'none'}); {self._resnap()}"
+                f"(purged? the server has {', '.join(sorted(logs)) or 'none'}); {self.resnap()}"
             )
         if pos.pos > logs[pos.file]:
             raise SourceError(
-                f"binlog position {pos.describe()} lies beyond the end of {pos.file} ({logs[pos.file]} bytes); {self._resnap()}"
+                f"binlog position {pos.describe()} lies beyond the end of {pos.file} ({logs[pos.file]} bytes); {self.resnap()}"
             )
         if self.mariadb and not pos.gtid and pos.index == 0:
             pos = Position(pos.file, pos.pos, server.mariadb_gtid_at(self._ctl, pos.file, pos.pos), 0)
         return pos
 
     @staticmethod
-    def _resnap() -> str:
+    def resnap() -> str:
         return "run `kbgraph snapshot` again to reload the tables and continue from a position the server has"
 
     # ------------------------------------------------------------------ reading
@@ -284,9 +284,6 @@ class BinlogSource:
 
     def resume_at(self, fragment: dict[str, Any]) -> None:
         self._resume = fragment
-
-    def resnap(self) -> str:
-        return self._resnap()
 
     def heard_from_server(self) -> None:
         if self._watch is not None and self._watch.current is not None:
