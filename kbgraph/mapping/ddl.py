@@ -5,6 +5,10 @@ table options and every other statement are ignored. Handles ```backquoted``` na
 schema-qualified names (``kb.entity`` → ``entity``), ``--``/``#``/``/* */`` comments, quoted
 strings (defaults, comments, enum values), ``CREATE TABLE … LIKE other`` and ``IF NOT EXISTS``.
 ``CREATE TABLE … AS SELECT`` raises ``ValueError``: its columns are not in the text.
+
+Not sqlglot (which reads the binlog's DDL in ``sources/binlog/ddl.py``): ``parse_ddl_types`` must
+give each type as written (MySQL's spelling), and sqlglot rewrites types into its own canonical
+names — ``REAL`` → ``FLOAT`` (MySQL's REAL is a DOUBLE), ``BOOL`` → ``BOOLEAN``, ``DECIMAL(30, 10)``.
 """
 
 from __future__ import annotations

@@ -61,9 +61,9 @@ def _coerce(a: Any, b: Any) -> tuple[Any, Any]:
         return _num(a), _num(b)
     if isinstance(a, date) or isinstance(b, date):
         if isinstance(a, date):
-            a, b = a, _as_time(b, a)
+            b = _as_time(b, a)
         else:
-            a, b = _as_time(a, b), b
+            a = _as_time(a, b)
         if isinstance(a, datetime) != isinstance(b, datetime):  # date vs datetime: midnight
             a = a if isinstance(a, datetime) else datetime(a.year, a.month, a.day, tzinfo=getattr(b, "tzinfo", None))
             b = b if isinstance(b, datetime) else datetime(b.year, b.month, b.day, tzinfo=getattr(a, "tzinfo", None))

@@ -139,3 +139,39 @@ def test_second_reader_with_the_same_server_id(mysql_url: str, mysql_db: str) ->
         second.close()
     assert errors, "neither reader noticed the other"
     assert all(isinstance(e, SourceError) and "same server_id" in str(e) for e in errors), errors
+
+
+def test_an_outage_longer_than_the_limit_gives_one_line(tmp_path) -> None:
+    """The server goes away for good: the reader retries (tenacity), then stops with the outage line."""
+    from tests.support.own_mariadb import OwnMariaDB, skip_reason
+
+    if skip_reason():
+        pytest.skip(skip_reason())
+    server = OwnMariaDB(tmp_path / "own-mariadb", server_id=93).install().start()
+    try:
+        sql(server.url, "CREATE DATABASE gone", "CREATE TABLE gone.a (id INT PRIMARY KEY)")
+        src = source(server.url, "gone", ["a"], initial=position_now(server.url), blocking=True, reconnect_s=1.0)
+        ctx, got, failed = Ctx(), [], []
+
+        def run() -> None:
+            try:
+                got.extend(src.changes({}, ctx))
+            except SourceError as e:
+                failed.append(str(e))
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        sql(server.url, "INSERT INTO gone.a VALUES (1)")
+        deadline = time.monotonic() + 60
+        while not src.events and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server.stop()
+        t.join(120)
+        ctx.stopping.set()
+        src.close()
+    finally:
+        server.stop()  # no-op when stopped already
+    assert not t.is_alive(), "the reader kept waiting past its outage limit"
+    assert failed and failed[0].startswith(f"MySQL at {conn_info(server.url).where()} (binlog) has been unreachable"), failed
+    assert "longer than the outage limit of 1 s" in failed[0] and src.reconnects >= 1
+    assert "the last committed batch" not in failed[0] and "\n" not in failed[0]

@@ -141,3 +141,43 @@ def test_policy_statement_format_dml() -> None:
     with pytest.raises(StopAtCheckpoint, match="statement-format change that may touch mapped table entity"):
         _apply("UPDATE entity SET name = 'x'")
     assert _apply("INSERT INTO unrelated VALUES (1)") == ([], [])
+
+
+# -- forms sqlglot does not read: the named fallback keeps the old reading ---------------------
+
+@pytest.mark.parametrize("sql, kind, tables, columns", [
+    ("ALTER ONLINE TABLE kb.a WAIT 3 ADD x INT, DROP y", "alter", [("kb", "a")], {"x", "y"}),
+    ("ALTER IGNORE TABLE a NOWAIT MODIFY v TEXT", "alter", [(None, "a")], {"v"}),
+    ("ALTER TABLE a ADD COLUMN IF NOT EXISTS (p INT, `q r` INT)", "alter", [(None, "a")], {"p", "q r"}),
+    ("ALTER TABLE a RENAME AS b", "rename", [(None, "a")], None),
+    ("ALTER TABLE a ADD SYSTEM VERSIONING", "alter", [(None, "a")], None),
+    ("CREATE OR REPLACE TABLE kb.x (id INT) WITH SYSTEM VERSIONING", "drop", [("kb", "x")], set()),
+    ("RENAME TABLE a WAIT 2 TO b", "rename", [(None, "a"), (None, "b")], set()),
+])
+def test_mariadb_forms_read_by_the_fallback(sql: str, kind: str, tables: list, columns: set[str] | None) -> None:
+    st = classify(sql)
+    assert (st.kind, st.tables, st.columns) == (kind, tables, columns)
+
+
+def test_versioned_comment_is_dropped_as_before() -> None:
+    # what mysqldump wraps in /*!NNNNN … */ is read as a comment (the old lexer did the same)
+    assert classify("/*!40000 ALTER TABLE `a` DISABLE KEYS */").kind == "other"
+    st = classify("ALTER TABLE a /*!50100 ALGORITHM=INPLACE */ ADD x INT")
+    assert (st.kind, st.columns) == ("alter", {"x"})
+
+
+@pytest.mark.parametrize("sql", ["ALTER TABLE entity FROBNICATE name", "ALTER TABLE entity ((((", "ALTER TABLE entity ADD"])
+def test_unreadable_alter_takes_the_safe_path(sql: str) -> None:
+    st = classify(sql)
+    assert (st.kind, st.tables, st.columns) == ("alter", [(None, "entity")], None)
+    with pytest.raises(StopAtCheckpoint, match="touches a mapped column"):  # continue_unmapped: it may touch one
+        _apply(sql, on_ddl="continue_unmapped")
+    with pytest.raises(StopAtCheckpoint, match="alters mapped table kb.entity"):
+        _apply(sql)
+    assert _apply(sql.replace("entity", "unrelated"), on_ddl="continue_unmapped") == ([], [])
+
+
+def test_sqlglot_logs_no_warning_for_what_it_leaves_to_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("DEBUG"):
+        classify("ALTER TABLE a CONVERT TO CHARACTER SET utf8mb4")
+    assert not [r for r in caplog.records if r.name.startswith("sqlglot")]

@@ -41,8 +41,8 @@ def statement_changes(
         return [], []
     out: list[Change] = []
     touched: list[tuple[str, str]] = []
-    for schema, table in st.tables:
-        schema = schema or default_schema
+    for named_schema, table in st.tables:
+        schema = named_schema or default_schema
         if st.kind == "drop_database":
             if schema in tables.schemas():
                 raise StopAtCheckpoint(f"the binlog at {where} drops database {schema}, which the mappings read; "

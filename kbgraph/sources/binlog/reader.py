@@ -1,16 +1,14 @@
 """``BinlogSource``: MySQL / MariaDB row events as ``Change`` objects, resumable exactly.
 
-Transactions: MariaDB writes GTID (+ BEGIN) … rows … ``XidEvent`` (InnoDB) or ``QueryEvent
-'COMMIT'`` (non-transactional engines); a DDL statement is a GTID followed by one QueryEvent.
-MySQL writes GTID, BEGIN … rows … Xid. The reader holds back the latest change until the next
-event shows whether it ends its transaction, so ``tx_end`` is exact.
+Reading the events of one connection, and what a transaction is, lives in ``events.py``.
 
 Resume: the stream always starts at binlog file/pos (``is_mariadb=False``: with it, MariaDB would
 ignore file/pos and start at the oldest log). Positions are described in ``position.py``.
 
 Connection drops: the library would silently reconnect from its *original* position and
-replay transactions; we turn that off (``MYSQL_EXPECTED_ERROR_CODES = []``) and reconnect
-ourselves from the position after the last change we yielded, dropping a half-read transaction.
+replay transactions; our stream connections hide the "lost connection" errors from it
+(``_StreamConnection``), and ``changes`` reconnects (tenacity) from the position after the last
+change it yielded, dropping a half-read transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import pymysql
-from pymysqlreplication import BinLogStreamReader, binlogstream
+from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import (
     GtidEvent,
     HeartbeatLogEvent,
@@ -35,13 +33,13 @@ from pymysqlreplication.row_event import (
     UpdateRowsEvent,
     WriteRowsEvent,
 )
+from tenacity import RetryCallState, Retrying, wait_incrementing
 
 from kbgraph.change import Change
 from kbgraph.errors import KbgraphError, SourceError
 from kbgraph.outage import OutageWatch, source_outage_hook
 from kbgraph.sources import SourceContext
 from kbgraph.sources.binlog import server
-from kbgraph.sources.binlog.ddl import classify
 from kbgraph.sources.binlog.decode import RowFixer, table_columns
 from kbgraph.sources.binlog.errors import (
     LOST_CONNECTION,
@@ -49,25 +47,43 @@ from kbgraph.sources.binlog.errors import (
     error_text,
     stream_error,
 )
-from kbgraph.sources.binlog.policy import statement_changes
-from kbgraph.sources.binlog.position import MariaGtidState, MysqlGtidState, Position
+from kbgraph.sources.binlog.events import StreamPass, Xid
+from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.tables import MappedTables
 from kbgraph.unrepresentable import Unrepresentable
 
 log = logging.getLogger(__name__)
-
-# We reconnect ourselves (see the module doc); the library's own reconnect replays transactions.
-binlogstream.MYSQL_EXPECTED_ERROR_CODES = []
 
 EVENTS = [
     MariadbGtidEvent, GtidEvent, QueryEvent, XidEvent, XAPrepareEvent, RotateEvent, HeartbeatLogEvent,
     WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent,
 ]
 RECONNECT_CODES = LOST_CONNECTION | {1927, 2003}  # 1927: connection killed (MariaDB)
-_FAST_CONTROL = {"BEGIN": "begin", "COMMIT": "commit", "ROLLBACK": "commit"}
-
-
 OUTAGE_LOG_EVERY_S = 60.0  # while reconnecting, a log line this often
+# between reconnects: 0.1 s more each time (over the whole run), at most 2 s
+RECONNECT_WAIT = wait_incrementing(start=0.1, increment=0.1, max=2.0)
+
+
+class _Lost(Exception):
+    """A lost connection, carried past the library (which would reconnect by itself from a stale position)."""
+
+    def __init__(self, error: pymysql.err.OperationalError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _StreamConnection(pymysql.connections.Connection):
+    """The library's connections: a lost connection reaches ``BinlogSource.changes`` instead of the
+    library's own reconnect (``pymysqlreplication`` retries any ``OperationalError`` whose code is
+    in its module-wide ``MYSQL_EXPECTED_ERROR_CODES``; this keeps that list untouched for others)."""
+
+    def _read_packet(self, packet_type: Any = pymysql.protocol.MysqlPacket) -> Any:
+        try:
+            return super()._read_packet(packet_type)
+        except pymysql.err.OperationalError as exc:
+            if error_code(exc) in LOST_CONNECTION:
+                raise _Lost(exc) from None
+            raise
 
 
 class BinlogSource:
@@ -100,13 +116,14 @@ class BinlogSource:
         self._stream: BinLogStreamReader | None = None
         self._fixers: dict[tuple[str, str], RowFixer] = {}
         self._table_ids: dict[tuple[str, str], int] = {}  # the table-map id each table's columns were checked at
-        self._mariadb = True
+        self.mariadb = True
         self._resume: dict[str, Any] = {}  # position fragment after the last change yielded (or whole tx read)
         self.reconnects = 0
         self.reconnected_at: list[Position] = []  # where each reconnect resumed (for tests / logs)
         self.events = 0  # events read since the last (re)connect
         self.unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
         self._watch: OutageWatch | None = None
+        self.xa_unmapped: set[Xid] = set()  # prepared XA transactions read whole that changed no mapped table
 
     # ------------------------------------------------------------------ Source protocol
 
@@ -117,45 +134,66 @@ class BinlogSource:
                 "the snapshot of this pipeline was interrupted; run `kbgraph snapshot` again to finish it before syncing"
             )
         self._ctl = self.conn.connect()
-        self._mariadb = server.is_mariadb(self._ctl)
+        self.mariadb = server.is_mariadb(self._ctl)
         server.check_server(self._ctl, self.conn.where())
         server.check_tables_readable(
             self._ctl, [(s, t) for s, t in self.tables.pairs if s is not None], self.conn.where()
         )
         pos = self._start_position(start)
         self._resume = pos.fragment()
-        first = True
-        watch = self._watch = OutageWatch(f"MySQL at {self.conn.where()} (binlog)", max_wait_s=self.reconnect_s,
-                                          log_every_s=OUTAGE_LOG_EVERY_S, on_change=source_outage_hook(ctx))
-        while not ctx.stopping.is_set():
-            try:
-                self.events = 0
-                for change in self._read(self.resume, ctx):
-                    yield change
-                return
-            except pymysql.err.OperationalError as exc:
-                code = error_code(exc)
-                if first and not self.reconnects and code not in LOST_CONNECTION:
-                    raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
-                if code not in RECONNECT_CODES:
-                    raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
-                try:
-                    watch.lost(f"error {code}: {error_text(exc)}", resume=self.resume.describe())
-                except KbgraphError as e:
-                    raise SourceError(str(e).replace("the last committed batch", self.resume.describe())) from None
-                self.reconnects += 1
-                self.reconnected_at.append(self.resume)
-                self._close_stream()
-                ctx.stopping.wait(min(2.0, 0.1 * self.reconnects))
-            except pymysql.err.MySQLError as exc:
+        self._watch = OutageWatch(f"MySQL at {self.conn.where()} (binlog)", max_wait_s=self.reconnect_s,
+                                  log_every_s=OUTAGE_LOG_EVERY_S, on_change=source_outage_hook(ctx))
+
+        def sleep(seconds: float) -> None:  # a stop ends the wait
+            ctx.stopping.wait(seconds)
+
+        retrying = Retrying(retry=self._reconnectable, wait=RECONNECT_WAIT, before_sleep=self._lost, sleep=sleep,
+                            reraise=True)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    if ctx.stopping.is_set():
+                        return
+                    yield from self._pass(ctx)
+        except pymysql.err.MySQLError as exc:
+            raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
+        except Exception as exc:
+            if type(exc).__name__ == "BinLogNotEnabled":
                 raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
-            except Exception as exc:
-                if type(exc).__name__ == "BinLogNotEnabled":
-                    raise stream_error(exc, self.conn.where(), self.resume.describe()) from None
-                raise
-            finally:
-                first = False
-                self._close_stream()
+            raise
+
+    def _pass(self, ctx: SourceContext) -> Iterator[Change]:
+        """One connection's stream, from after the last change yielded."""
+        try:
+            self.events = 0
+            yield from StreamPass(self, self.resume).changes(self._open(self.resume), ctx.stopping)
+        except _Lost as lost:
+            raise lost.error from None
+        finally:
+            self._close_stream()
+
+    @staticmethod
+    def _reconnectable(state: RetryCallState) -> bool:
+        """A dropped or refused connection, but not a refused first one (a wrong address fails at once)."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if not isinstance(exc, pymysql.err.OperationalError):
+            return False
+        code = error_code(exc)
+        if state.attempt_number == 1 and code not in LOST_CONNECTION:
+            return False
+        return code in RECONNECT_CODES
+
+    def _lost(self, state: RetryCallState) -> None:
+        """Before waiting to reconnect: tell the outage watch (it gives up after ``reconnect_s``)."""
+        assert self._watch is not None and state.outcome is not None
+        exc = state.outcome.exception()
+        assert isinstance(exc, pymysql.err.OperationalError)
+        try:
+            self._watch.lost(f"error {error_code(exc)}: {error_text(exc)}", resume=self.resume.describe())
+        except KbgraphError as e:
+            raise SourceError(str(e).replace("the last committed batch", self.resume.describe())) from None
+        self.reconnects += 1
+        self.reconnected_at.append(self.resume)
 
     def committed(self, position: dict[str, Any]) -> None:
         pass
@@ -190,25 +228,25 @@ class BinlogSource:
                 )
         if pos.file is None:
             raise SourceError(
-                f"the checkpoint holds only a GTID ({pos.gtid}); kbgraph resumes from binlog file/pos: {self._resnap()}"
+                f"the checkpoint holds only a GTID ({pos.gtid}); kbgraph resumes from binlog file/pos: {self.resnap()}"
             )
         logs = server.binary_logs(self._ctl)
         assert pos.file is not None and pos.pos is not None
         if pos.file not in logs:
             raise SourceError(
                 f"binlog file {pos.file} of the checkpoint ({pos.describe()}) is no longer on {self.conn.where()} "
-                f"(purged? the server has {', '.join(sorted(logs)) or 'none'}); {self._resnap()}"
+                f"(purged? the server has {', '.join(sorted(logs)) or 'none'}); {self.resnap()}"
             )
         if pos.pos > logs[pos.file]:
             raise SourceError(
-                f"binlog position {pos.describe()} lies beyond the end of {pos.file} ({logs[pos.file]} bytes); {self._resnap()}"
+                f"binlog position {pos.describe()} lies beyond the end of {pos.file} ({logs[pos.file]} bytes); {self.resnap()}"
             )
-        if self._mariadb and not pos.gtid and pos.index == 0:
+        if self.mariadb and not pos.gtid and pos.index == 0:
             pos = Position(pos.file, pos.pos, server.mariadb_gtid_at(self._ctl, pos.file, pos.pos), 0)
         return pos
 
     @staticmethod
-    def _resnap() -> str:
+    def resnap() -> str:
         return "run `kbgraph snapshot` again to reload the tables and continue from a position the server has"
 
     # ------------------------------------------------------------------ reading
@@ -230,6 +268,7 @@ class BinlogSource:
             slave_heartbeat=self.heartbeat_s if self.blocking else None,
             is_mariadb=False,
             enable_logging=False,
+            pymysql_wrapper=_StreamConnection,
         )
         return self._stream
 
@@ -237,168 +276,37 @@ class BinlogSource:
         if self._stream is not None:
             try:
                 self._stream.close()
-            except Exception:  # closing a dead socket
-                pass
+            except (OSError, pymysql.err.Error, _Lost):  # closing a dead socket
+                log.debug("closing the binlog stream", exc_info=True)
             self._stream = None
 
-    def _read(self, start: Position, ctx: SourceContext) -> Iterator[Change]:
-        stream = self._open(start)
-        gtids: MariaGtidState | MysqlGtidState = (MariaGtidState if self._mariadb else MysqlGtidState)(start.gtid)
-        file = start.file
-        skip = start.index
-        in_tx = False
-        began = False  # BEGIN seen: a QueryEvent now is part of the transaction, not standalone DDL
-        tx_file, tx_pos, tx_id, tx_gtid = file, start.pos, None, None
-        gtid_before = str(gtids)  # the GTID state before the current transaction
-        count = 0  # mapped changes of the current transaction so far (skipped ones included)
-        held: Change | None = None
-        done = [False]  # reached `until`
-        stopping = ctx.stopping
-        tables = self.tables
+    # ------------------------------------------------------------------ what a StreamPass asks
 
-        def commit(end: int) -> Change | None:
-            nonlocal in_tx, began, skip, held, count, tx_gtid
-            if tx_gtid is not None:
-                if isinstance(gtids, MariaGtidState):
-                    gtids.add(tx_gtid[0], tx_gtid[1])
-                else:
-                    gtids.add(tx_gtid[1])
-            after = Position(file, end, str(gtids), 0)
-            out = held
-            if out is not None:
-                out.position = after.fragment()
-                out.tx_end = True
-            self._resume = out.position if out is not None else after.fragment()
-            if self.until is not None and (file or "", end) >= self.until:
-                done[0] = True
-            in_tx = began = False
-            skip = count = 0
-            held = tx_gtid = None
-            return out
+    def resume_at(self, fragment: dict[str, Any]) -> None:
+        self._resume = fragment
 
-        for ev in stream:
-            self.events += 1
-            if self._watch is not None and self._watch.current is not None:
-                self._watch.back()  # the server answers again
-            if stopping.is_set() or done[0]:
-                return
-            cls = type(ev)
-            if cls is WriteRowsEvent or cls is UpdateRowsEvent or cls is DeleteRowsEvent:
-                schema, table = ev.schema, ev.table
-                if not tables.matches(schema, table):
-                    continue
-                if not in_tx:  # rows outside BEGIN (should not happen): a transaction of their own
-                    in_tx, tx_file, tx_pos, tx_id = True, file, ev.packet.log_pos - ev.packet.event_size, None
-                    gtid_before = str(gtids)
-                if self._table_ids.get((schema, table)) != ev.table_id:
-                    # a table map not seen before: the table's columns first seen, or seen again after DDL
-                    # (also DDL the binlog does not hold, e.g. run with sql_log_bin=0): every mapped column
-                    # must be there (its name is logged with binlog_row_metadata=FULL)
-                    names = [c.name for c in ev.columns]
-                    if all(isinstance(n, str) and n for n in names):
-                        tables.check_columns(schema, table, names)
-                    if (schema, table) in self._table_ids:
-                        self._fixers.pop((schema, table), None)  # its column types may have changed too
-                    self._table_ids[(schema, table)] = ev.table_id
-                fixer = self._fixer(schema, table)
-                ts_ms = ev.timestamp * 1000
-                tx = tx_id or f"{tx_file}:{tx_pos}"
-                if cls is WriteRowsEvent:
-                    op, key_b, key_a = "insert", None, "values"
-                elif cls is UpdateRowsEvent:
-                    op, key_b, key_a = "update", "before_values", "after_values"
-                else:
-                    op, key_b, key_a = "delete", "values", None
-                for row_index, row in enumerate(ev.rows):
-                    count += 1
-                    if count <= skip:
-                        continue
-                    before = after = None
-                    if key_b is not None:
-                        before = row[key_b]
-                        if fixer:
-                            fixer(before, row["before_none_sources" if op == "update" else "none_sources"])
-                    if key_a is not None:
-                        after = row[key_a]
-                        if fixer:
-                            fixer(after, row["after_none_sources" if op == "update" else "none_sources"], True)
-                    if held is not None:
-                        held.position = self._resume = {"file": tx_file, "pos": tx_pos, "gtid": gtid_before,
-                                                        "index": count - 1}
-                        yield held
-                    held = Change(table, op, before, after, {}, schema, tx, False, ts_ms)  # type: ignore[arg-type]
-                    if self.describe_events:
-                        held.meta = {"binlog": {"file": file, "pos": ev.packet.log_pos - ev.packet.event_size, "row": row_index,
-                                                "server_id": ev.packet.server_id, "gtid": tx_id}}
-            elif cls is XidEvent or cls is XAPrepareEvent:  # an XA transaction is applied when prepared
-                out = commit(ev.packet.log_pos)
-                if out is not None:
-                    yield out
-                if done[0]:
-                    return
-            elif cls is MariadbGtidEvent or cls is GtidEvent:
-                if held is not None:
-                    raise SourceError(
-                        f"the binlog at {file}:{ev.packet.log_pos} starts transaction {ev.gtid} before the previous one "
-                        f"({tx_id}) committed; the stream is inconsistent — {self._resnap()}"
-                    )
-                in_tx, began, count = True, False, 0
-                tx_file, tx_pos, tx_id = file, ev.packet.log_pos - ev.packet.event_size, ev.gtid
-                gtid_before = str(gtids)
-                if cls is MariadbGtidEvent:
-                    tx_gtid = (ev.domain_id, ev.gtid)
-                elif any(ev.sid):
-                    tx_gtid = (0, ev.gtid)
-                else:  # MySQL's anonymous transaction (gtid_mode OFF): no GTID to record
-                    tx_gtid, tx_id = None, None
-            elif cls is QueryEvent:
-                query = ev.query.strip()
-                fast = _FAST_CONTROL.get(query.upper())
-                if fast == "begin":
-                    if not in_tx:
-                        in_tx, tx_file, tx_pos, tx_id, tx_gtid = True, file, ev.packet.log_pos - ev.packet.event_size, None, None
-                        gtid_before = str(gtids)
-                    began = True
-                    continue
-                if fast == "commit":
-                    out = commit(ev.packet.log_pos)
-                    if out is not None:
-                        yield out
-                    if done[0]:
-                        return
-                    continue
-                schema = ev.schema.decode() if isinstance(ev.schema, bytes) else (ev.schema or "")
-                where = f"{file}:{ev.packet.log_pos - ev.packet.event_size}"
-                truncated, touched = statement_changes(
-                    classify(query), schema or None, where, tables, self.on_ddl, self.on_truncate
-                )
-                for key in touched:
-                    self._fixers.pop(key, None)  # their columns may have changed
-                for change in truncated:
-                    count += 1
-                    if count <= skip:
-                        continue
-                    if held is not None:
-                        held.position = self._resume = {"file": tx_file, "pos": tx_pos, "gtid": gtid_before,
-                                                        "index": count - 1}
-                        yield held
-                    change.tx = tx_id or f"{tx_file}:{tx_pos}"
-                    change.ts_ms = ev.timestamp * 1000
-                    if self.describe_events:
-                        change.meta = {"binlog": {"file": file, "pos": ev.packet.log_pos - ev.packet.event_size, "row": 0,
-                                                  "server_id": ev.packet.server_id, "gtid": tx_id}}
-                    held = change
-                if not began:  # a standalone statement (DDL) is its own transaction
-                    out = commit(ev.packet.log_pos)
-                    if out is not None:
-                        yield out
-                    if done[0]:
-                        return
-            elif cls is RotateEvent:
-                file = ev.next_binlog
-            # HeartbeatLogEvent: only wakes us up to look at `stopping`
+    def heard_from_server(self) -> None:
+        if self._watch is not None and self._watch.current is not None:
+            self._watch.back()  # the server answers again
 
-    def _fixer(self, schema: str, table: str) -> RowFixer:
+    def check_table_map(self, schema: str, table: str, ev: Any) -> None:
+        """A table map not seen before: the table's columns first seen, or seen again after DDL (also DDL the
+        binlog does not hold, e.g. run with sql_log_bin=0): every mapped column must be there (its name is
+        logged with binlog_row_metadata=FULL)."""
+        if self._table_ids.get((schema, table)) == ev.table_id:
+            return
+        names = [c.name for c in ev.columns]
+        if all(isinstance(n, str) and n for n in names):
+            self.tables.check_columns(schema, table, names)
+        if (schema, table) in self._table_ids:
+            self._fixers.pop((schema, table), None)  # its column types may have changed too
+        self._table_ids[(schema, table)] = ev.table_id
+
+    def forget_fixers(self, keys: list[tuple[str, str]]) -> None:
+        for key in keys:
+            self._fixers.pop(key, None)
+
+    def fixer(self, schema: str, table: str) -> RowFixer:
         fixer = self._fixers.get((schema, table))
         if fixer is None:
             try:
@@ -406,7 +314,7 @@ class BinlogSource:
                 self._ctl.ping()
             except pymysql.err.MySQLError:
                 self._ctl = self.conn.connect()
-            fixer = self._fixers[(schema, table)] = RowFixer(table_columns(self._ctl, schema, table, self._mariadb),
+            fixer = self._fixers[(schema, table)] = RowFixer(table_columns(self._ctl, schema, table, self.mariadb),
                                                              json_text=self.describe_events, where=f"{schema}.{table}",
                                                              gaps=self.unrepresentable)
         return fixer
