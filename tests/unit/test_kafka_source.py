@@ -78,14 +78,14 @@ def test_stop_policy_stops_at_an_undecodable_record() -> None:
         list(s._partition_changes(TP("t", 0), recs([native("a", 1), b"{oops"])))
 
 
-def test_dead_letter_hook_names_the_row_of_a_multi_row_record() -> None:
+def test_report_names_the_row_of_a_multi_row_record() -> None:
     s = source()
     canal = orjson.dumps({"type": "INSERT", "isDdl": False, "database": "kb", "table": "a", "mysqlType": {},
                           "data": [{"id": "1"}, {"id": "2"}]})
     first, second = s._partition_changes(TP("t", 0), recs([canal], start=4))
-    s.dead_letter(first, "label outside the allow-list")
-    s.dead_letter(first, "label outside the allow-list")  # a batch retried in halves reports it again: sent once
-    s.dead_letter(second, "graph rejected it")
+    s.report(first, "label outside the allow-list")
+    s.report(first, "label outside the allow-list")  # the same record's row reported again: sent once
+    s.report(second, "graph rejected it")
     assert s.dlq.sent == [(4, "label outside the allow-list", "map", "canal", 0), (4, "graph rejected it", "map", "canal", None)]
 
 

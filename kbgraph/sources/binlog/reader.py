@@ -39,7 +39,7 @@ from pymysqlreplication.row_event import (
 from kbgraph.change import Change
 from kbgraph.errors import KbgraphError, SourceError
 from kbgraph.outage import OutageWatch, source_outage_hook
-from kbgraph.sources import SourceContext
+from kbgraph.sources import BaseSource, SourceContext
 from kbgraph.sources.binlog import server
 from kbgraph.sources.binlog.ddl import classify
 from kbgraph.sources.binlog.decode import RowFixer, table_columns
@@ -70,7 +70,7 @@ _FAST_CONTROL = {"BEGIN": "begin", "COMMIT": "commit", "ROLLBACK": "commit"}
 OUTAGE_LOG_EVERY_S = 60.0  # while reconnecting, a log line this often
 
 
-class BinlogSource:
+class BinlogSource(BaseSource):
     """Streams the binlog of one server for the mapped tables. See the module doc."""
 
     def __init__(
@@ -105,7 +105,7 @@ class BinlogSource:
         self.reconnects = 0
         self.reconnected_at: list[Position] = []  # where each reconnect resumed (for tests / logs)
         self.events = 0  # events read since the last (re)connect
-        self.unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
+        self.unrepresentable: Unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
         self._watch: OutageWatch | None = None
 
     # ------------------------------------------------------------------ Source protocol

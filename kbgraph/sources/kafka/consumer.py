@@ -9,7 +9,8 @@ each graph commit, for lag tools only.
 On revoke, every change read so far is flushed to the graph (with its position) before the
 partitions are given up. A record that cannot be decoded goes to the dead-letter topic and
 consumption continues (or, with ``on_error="stop"``, the run stops at the checkpoint before it);
-a change the mapping or the graph rejects goes there too, through ``dead_letter()``.
+a change the mapping or the graph rejects goes there too, through ``report()``, once its
+dead letter is committed in the graph.
 
 A primary-key change that Debezium wrote as delete, tombstone and create is joined back into one
 update when the three sit together in a partition (``keychange.py``).
@@ -33,7 +34,7 @@ from typing import Any
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
 from kbgraph.mapping.source_columns import first_images
-from kbgraph.sources import SourceContext
+from kbgraph.sources import BaseSource, SourceContext
 from kbgraph.sources.kafka.brokers import BrokerWatch, is_connection_error
 from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
@@ -70,7 +71,7 @@ def position_marker(position: dict[str, Any]) -> Change:
     return Change.position_only(position, position_only=True)
 
 
-class KafkaSource:
+class KafkaSource(BaseSource):
     def __init__(
         self,
         bootstrap: str,
@@ -280,8 +281,8 @@ class KafkaSource:
         with self._lock:
             self._latest = position
 
-    def dead_letter(self, change: Change, reason: str) -> None:
-        """The pipeline's hook for a change the mapping or the graph rejected."""
+    def report(self, change: Change, reason: str) -> None:
+        """A change the mapping or the graph rejected, once its dead letter is in the graph: to the topic."""
         meta = change.meta or {}
         rec = meta.get("record")
         if rec is None:
