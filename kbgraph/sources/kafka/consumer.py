@@ -109,7 +109,7 @@ class KafkaSource(BaseSource):
         self._skip: dict[Any, tuple[int, int]] = {}  # tp -> (offset, rows already committed of that record)
         self._keys = KeyChanges()  # the delete of a key change, per partition, until its create arrives
         self._yielded: dict[Any, Any] = {}  # tp -> last position value yielded since assignment
-        self._replays = ReplayGuard()
+        self._replays = ReplayGuard(self.counts)  # counts["replayed"]
         self._latest: dict[str, Any] = {}  # latest merged checkpoint from committed()
         self._listener_error: BaseException | None = None
         self._kafka_committed: dict[Any, int] = {}
@@ -224,7 +224,6 @@ class KafkaSource(BaseSource):
                 continue
             at = replay_key(self.router.format_of(tp.topic), rec, _source_of(decoded.changes)) if decoded.changes else None
             if at is not None and self._replays.is_replay(tp, rec, at):
-                counts["replayed"] += 1
                 pending_end = rec.offset + 1
                 continue
             changes = decoded.changes
@@ -389,7 +388,13 @@ class KafkaSource(BaseSource):
                     self._kafka_committed.pop(tp, None)
             log.debug("kafka: committing offsets to Kafka failed, will retry: %s", result)
 
-    def _assigned(self, partitions: list[Any]) -> None:
+    # -- rebalance (called by the listener, rebalance.py) -----------------------------------------
+    def listener_failed(self, error: BaseException) -> None:
+        """kafka-python logs and wraps a listener's exception: the original is raised from ``changes()``."""
+        self._listener_error = error
+
+    def partitions_assigned(self, partitions: list[Any]) -> None:
+        """Seek each partition to its graph checkpoint (from the start when the graph has none)."""
         assert self._ctx is not None
         cp = self._ctx.checkpoint()
         for tp in partitions:
@@ -408,7 +413,8 @@ class KafkaSource(BaseSource):
         self._merge.assign(partitions, self._clock)
         log.info("kafka: assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{cp.get(partition_key(tp.topic, tp.partition), 'start')}" for tp in partitions) or "nothing")
 
-    def _revoked(self, partitions: list[Any]) -> None:
+    def partitions_revoked(self, partitions: list[Any]) -> None:
+        """Flush every change read from them to the graph, then give them up."""
         assert self._ctx is not None
         revoked = set(partitions) & self._owned
         if revoked and not self._closing:
@@ -425,7 +431,7 @@ class KafkaSource(BaseSource):
             self._kafka_committed.pop(tp, None)
         log.info("kafka: revoked %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
 
-    def _lost(self, partitions: list[Any]) -> None:
+    def partitions_lost(self, partitions: list[Any]) -> None:
         """The group moved on without us (session expired): forget them, write nothing for them."""
         self._merge.revoke(partitions)
         for tp in partitions:
