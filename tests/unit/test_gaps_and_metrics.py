@@ -198,6 +198,22 @@ def test_observe_all_records_what_one_observe_per_value_records():
     assert ones == manys and ones["_count"] == "14.0"
 
 
+def test_observe_all_takes_the_fast_path_with_this_prometheus_client():
+    """The fast path reads prometheus-client's private histogram layout: an upgrade that changes it
+    fails here instead of silently taking the one-observe-per-value fallback."""
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from kbgraph.metrics import Metrics, histogram_internals
+
+    child = Histogram("h", "x", ["pipeline"], registry=CollectorRegistry(), buckets=(0.5, 1, 2)).labels("p")
+    internals = histogram_internals(child)
+    assert internals is not None
+    buckets, bounds, _ = internals
+    assert bounds == [0.5, 1, 2, float("inf")] and len(buckets) == 4
+    m = Metrics("p")
+    assert histogram_internals(m.visible) is not None and histogram_internals(m.commit) is not None
+
+
 def test_kafka_dead_letter_headers_and_reader_offsets():
     from types import SimpleNamespace
 
