@@ -8,9 +8,9 @@ each graph commit, for lag tools only.
 
 On revoke, every change read so far is flushed to the graph (with its position) before the
 partitions are given up (``assignment.py``: seeking, revoking, offsets to Kafka). A record that
-cannot be decoded goes to the dead-letter topic and consumption continues (or, with ``on_error="stop"``, the run stops at the checkpoint before it);
-a change the mapping or the graph rejects goes there too, through ``report()``, once its
-dead letter is committed in the graph.
+cannot be decoded goes to the dead-letter topic and consumption continues (or, with
+``on_error="stop"``, the run stops at the checkpoint before it); a change the mapping or the graph
+rejects goes there too, through ``report()``, once its dead letter is committed in the graph.
 
 A primary-key change that Debezium wrote as delete, tombstone and create is joined back into one
 update when the three sit together in a partition (``keychange.py``).
