@@ -29,7 +29,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from kbgraph.errors import KbgraphError
+from kbgraph.errors import KbgraphError, Transient
 
 if TYPE_CHECKING:
     from kbgraph.sources import SourceContext
@@ -128,8 +128,9 @@ class Patience:
         self.waited_s = 0.0  # total time spent waiting in finished outages
         self._logged_at = 0.0
 
-    def call(self, fn: Callable[[], T], unreachable: tuple[type[BaseException], ...]) -> T:
-        """``fn()``, retried while it raises one of ``unreachable``; see the module doc."""
+    def call(self, fn: Callable[[], T], unreachable: tuple[type[BaseException], ...] = (Transient,)) -> T:
+        """``fn()``, retried while it raises one of ``unreachable`` (by default: an error marked
+        ``kbgraph.errors.Transient``; the graph's: ``kbgraph.sink.writer.TRANSIENT``); see the module doc."""
         limit = stop_never if self.max_wait_s is None else stop_after_delay(self.max_wait_s)
         stop = stop_any(stop_when_event_set(self.stopping), limit)
         retrying = Retrying(
