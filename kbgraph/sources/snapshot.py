@@ -145,7 +145,7 @@ class SnapshotSource(BaseSource):
         if self._db is not None:
             try:
                 self._db.close()
-            except Exception:  # already closed
+            except Exception:  # noqa: BLE001, S110 - already closed (pymysql raises its own Error for that); nothing to free
                 pass
             self._db = None
 
