@@ -105,7 +105,7 @@ class KafkaSource(Partitions, BaseSource):
         self.counts = {"records": 0, "changes": 0, "tombstones": 0, "control": 0, "ddl": 0, "unmapped": 0, "dead_letters": 0,
                        "revoked": 0, "replayed": 0}
         self.dead_by_kind: dict[str, int] = {}  # dead letters the source itself sent (records that do not decode)
-        self._lettered: dict[tuple[str, int, int, int | None], None] = {}  # dead letters sent (a retried batch repeats the hook)
+        self._lettered: dict[tuple[str, int, int, int | None], None] = {}  # dead letters sent (a row reported twice is sent once)
         self._owned: set[Any] = set()  # TopicPartitions assigned now
         self._skip: dict[Any, tuple[int, int]] = {}  # tp -> (offset, rows already committed of that record)
         self._keys = KeyChanges()  # the delete of a key change, per partition, until its create arrives
@@ -293,7 +293,7 @@ class KafkaSource(Partitions, BaseSource):
             row = pos[1] - 1 if isinstance(pos, list) else None
         ident = (rec.topic, rec.partition, rec.offset, row)
         if ident in self._lettered:
-            return  # the writer retried a batch in halves and reports the same change again
+            return  # the same row reported again (the writer reports each dead letter once per commit)
         self.dlq.send(rec, reason, "map", meta.get("format"), row)
         self._lettered[ident] = None
         if len(self._lettered) > 10_000:
