@@ -12,17 +12,30 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from kbgraph.pipeline import RunStats
 
 
+def histogram_internals(histogram: Any) -> tuple[list[Any], list[float], Any] | None:
+    """prometheus-client's private per-bucket counters, upper bounds and sum of a histogram (a
+    labelled child), or None when its layout is not the expected one. The fast path of
+    ``observe_all`` rests on them; ``test_gaps_and_metrics`` fails when an upgrade changes them, so
+    that the slow fallback is never taken silently."""
+    buckets = getattr(histogram, "_buckets", None)
+    bounds = getattr(histogram, "_upper_bounds", None)
+    total = getattr(histogram, "_sum", None)
+    if not isinstance(buckets, list) or not isinstance(bounds, list) or len(buckets) != len(bounds) \
+            or not all(callable(getattr(x, "inc", None)) for x in (*buckets, total)):
+        return None
+    return buckets, bounds, total
+
+
 def observe_all(histogram: Any, values: list[float]) -> None:
     """What ``observe(v)`` for each of ``values`` records, in one pass: sorted, then counted per
     bucket by bisection (prometheus-client keeps a sum and per-bucket counts; when its internals are
     not the expected ones, it falls back to one ``observe`` per value). Sorts ``values`` in place."""
-    buckets = getattr(histogram, "_buckets", None)
-    bounds = getattr(histogram, "_upper_bounds", None)
-    total = getattr(histogram, "_sum", None)
-    if buckets is None or bounds is None or total is None:
+    internals = histogram_internals(histogram)
+    if internals is None:
         for v in values:
             histogram.observe(v)
         return
+    buckets, bounds, total = internals
     if not values:
         return
     values.sort()

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -29,7 +29,10 @@ from tenacity import (
     wait_exponential,
 )
 
-from kbgraph.errors import KbgraphError
+from kbgraph.errors import KbgraphError, Transient
+
+if TYPE_CHECKING:
+    from kbgraph.sources import SourceContext
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,13 +128,11 @@ class Patience:
         self.waited_s = 0.0  # total time spent waiting in finished outages
         self._logged_at = 0.0
 
-    def call(self, fn: Callable[[], T], unreachable: tuple[type[BaseException], ...]) -> T:
-        """``fn()``, retried while it raises one of ``unreachable``; see the module doc."""
-        stop = stop_when_event_set(self.stopping)
-        if self.max_wait_s is not None:
-            stop = stop_any(stop, stop_after_delay(self.max_wait_s))
-        else:
-            stop = stop_any(stop, stop_never)
+    def call(self, fn: Callable[[], T], unreachable: tuple[type[BaseException], ...] = (Transient,)) -> T:
+        """``fn()``, retried while it raises one of ``unreachable`` (by default: an error marked
+        ``kbgraph.errors.Transient``; the graph's: ``kbgraph.sink.writer.TRANSIENT``); see the module doc."""
+        limit = stop_never if self.max_wait_s is None else stop_after_delay(self.max_wait_s)
+        stop = stop_any(stop_when_event_set(self.stopping), limit)
         retrying = Retrying(
             retry=retry_if_exception_type(unreachable),
             wait=wait_exponential(multiplier=self.first_s, min=self.first_s, max=self.cap_s),
@@ -262,7 +263,6 @@ class OutageWatch:
             self.on_change(None)
 
 
-def source_outage_hook(ctx: object) -> Callable[[Outage | None], None] | None:
-    """The pipeline's hook that shows a source's wait in the progress line (None outside a pipeline)."""
-    hook = getattr(ctx, "source_outage", None)
-    return hook if callable(hook) else None
+def source_outage_hook(ctx: SourceContext) -> Callable[[Outage | None], None]:
+    """The hook that shows a source's wait in the progress line (``SourceContext.source_outage``)."""
+    return ctx.source_outage

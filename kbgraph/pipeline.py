@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Mapping as ReadOnlyMap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +24,9 @@ from kbgraph.mapping.rules import Mapping
 from kbgraph.outage import Outage, Patience
 from kbgraph.sink.breaker import Breaker
 from kbgraph.sink.target import GraphTarget
-from kbgraph.sink.writer import UNREACHABLE, Counts, GraphUnavailable, GraphWriter, Item
+from kbgraph.sink.writer import TRANSIENT, Counts, GraphWriter, Item
 from kbgraph.sources import Source
+from kbgraph.unrepresentable import Unrepresentable
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ class RunStats:
     position: dict[str, Any]
     seconds: float
     last_ts_ms: int | None = None  # source commit time of the last change written
-    outage: Outage | None = None  # what the run waits for right now (an unreachable graph), if anything
+    graph_outage: Outage | None = None  # the graph's outage the run waits out right now, if any
+    source_outage: Outage | None = None  # the source's server the run waits for right now, if any
     outages: int = 0  # outages waited out (or being waited out) in this run
     # for the metrics hook: the last batch committed (its changes' ts_ms give commit-to-visible) and
     # when; the graph transactions' latencies since the hook last took them; values written as NULL
@@ -57,8 +60,13 @@ class RunStats:
     batches: int = 0  # batches committed in this run (a hook called again for the same one skips it)
     committed_at: float | None = None  # time.time() of the last graph commit (checkpoint) of this run
     commit_s: list[float] = field(default_factory=list)
-    unrepresentable: Any = None  # kbgraph.unrepresentable.Unrepresentable of the source, if it has one
-    source_dead: dict[str, int] | None = None  # dead letters a source sends itself, by kind (Kafka: decode)
+    unrepresentable: Unrepresentable | None = None  # values written as NULL, of the source, if it has any
+    source_dead: ReadOnlyMap[str, int] | None = None  # dead letters a source sends itself, by kind (Kafka: decode)
+
+    @property
+    def outage(self) -> Outage | None:
+        """What the run waits for right now: the graph's outage first, else the source's."""
+        return self.graph_outage or self.source_outage
 
     @property
     def rate(self) -> float:
@@ -90,13 +98,11 @@ class _Context:
     def source_outage(self, outage: Outage | None) -> None:
         """A source waits for its server (or no longer): shown in the progress line like a graph outage."""
         stats = self._pipeline._stats
-        if stats is None or (stats.outage is not None and stats.outage is not self._pipeline._source_outage
-                             and outage is not None):
-            return  # the graph's wait is shown first
-        if stats.outage is None or stats.outage is self._pipeline._source_outage:
-            stats.outage = outage
-        self._pipeline._source_outage = outage
-        if self._pipeline.progress is not None:
+        if stats is None:
+            return
+        shown = stats.graph_outage is None  # the graph's wait is shown first
+        stats.source_outage = outage
+        if shown and self._pipeline.progress is not None:
             self._pipeline.progress(stats)
 
 
@@ -136,7 +142,6 @@ class Pipeline:
         self._writer_done = threading.Event()
         self._driver: Any = None
         self._stats: RunStats | None = None
-        self._source_outage: Outage | None = None
 
     def stop(self) -> None:
         """Ask the run to end: complete source transactions already read are committed."""
@@ -182,15 +187,14 @@ class Pipeline:
         stats = self._stats = RunStats(Counts(), {}, 0.0)
         patience = self._patience(stats)
         try:
-            start = patience.call(self._start, _UNREACHABLE)
-            hook = getattr(source, "dead_letter", None)
-            writer = GraphWriter(self._driver, self.target.database, self.name, self.on_error, hook,
+            start = patience.call(self._start, TRANSIENT)
+            writer = GraphWriter(self._driver, self.target.database, self.name, self.on_error, source.report,
                                  patience=patience, breaker=self.breaker)
             writer.position.update(start)
             stats.counts, stats.position = writer.counts, writer.position
             writer.commit_seconds = stats.commit_s
-            stats.unrepresentable = getattr(source, "unrepresentable", None)
-            stats.source_dead = getattr(source, "dead_by_kind", None)
+            stats.unrepresentable = source.unrepresentable
+            stats.source_dead = source.dead_by_kind
             reader = threading.Thread(target=self._read, args=(source, start), name="kbgraph-reader", daemon=True)
             reader.start()
             try:
@@ -217,7 +221,7 @@ class Pipeline:
 
     def _patience(self, stats: RunStats) -> Patience:
         def show(outage: Outage | None) -> None:
-            stats.outage = outage
+            stats.graph_outage = outage
             stats.outages = patience.outages
             if self.progress is not None:
                 self.progress(stats)
@@ -286,5 +290,3 @@ class Pipeline:
 class _WriterGone(Exception):
     pass
 
-
-_UNREACHABLE = (GraphUnavailable, *UNREACHABLE)  # at start-up (schema check, checkpoint read) too

@@ -156,6 +156,9 @@ class _Ctx:
     def checkpoint(self) -> dict[str, Any]:
         return dict(self._p.position)
 
+    def source_outage(self, outage: Any) -> None:
+        pass  # the reader logs its outage; publish has no progress line to show it in
+
 
 class Publisher:
     def __init__(self, source: Any, producer: Any, describer: TableDescriber, state: StateFile, *,

@@ -24,6 +24,7 @@ from typing import Any
 import neo4j
 import orjson
 
+from kbgraph.errors import ChangeError
 from kbgraph.graph import cypher
 from kbgraph.graph.cypher import ROW_ID, STUB, esc
 from kbgraph.graph.ops import GraphOp, Statement
@@ -54,10 +55,10 @@ def _keys_of(var: str, props: list[str]) -> str:
 def _views(fn: Callable[[Row], Any], rows: list[Row], rejects: Rejects) -> list[tuple[Row, Any]]:
     out = []
     for row in rows:
-        errors: list[str] = []
+        errors: list[ChangeError] = []
         v = after_view(fn, row, errors)
         if errors:
-            rejects(errors[0])
+            rejects(str(errors[0]))
         elif v is not None:
             out.append((row, v))
     return out
@@ -354,7 +355,7 @@ def _lookup_views(rule: Any, cols: list[str], keys: list[tuple[Any, ...]], looku
                   rejects: Rejects) -> list[tuple[TableId, Row, Any]]:
     out = []
     for tid, row in lookup(rule, cols, keys):
-        errors: list[str] = []
+        errors: list[ChangeError] = []
         v = after_view(rule.view, row, errors)
         if v is not None and not errors:
             out.append((tid, row, v))

@@ -81,14 +81,14 @@ class PropertyCompiled:
         try:
             check_property_key(attr)
         except ValueError as e:
-            raise ChangeError(f"rule {self.name!r}: attribute name from column {self.name_col!r}: {e}") from None
+            raise ChangeError(f"rule {self.name!r}: attribute name from column {self.name_col!r}: {e}", kind="attribute") from None
         if attr in self.reserved:
             raise ChangeError(
-                f"rule {self.name!r}: attribute {attr!r} would overwrite a key or mapped property of :{self.owner_label}"
+                f"rule {self.name!r}: attribute {attr!r} would overwrite a key or mapped property of :{self.owner_label}", kind="attribute"
             )
         return _PropView(None, owner, {attr + k[5:]: v for k, v in value.items()})
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[str]) -> None:
+    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[ChangeError]) -> None:
         new = after_view(self.view, after, errors)
         old, _ = lenient(self.view, before)
         if self.as_node:

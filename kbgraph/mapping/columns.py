@@ -60,7 +60,7 @@ class Columns:
             if v is None:
                 return None
             if isinstance(v, (dict, list)):
-                raise ChangeError(f"column {col!r} holds a {type(v).__name__}, which cannot be a key")
+                raise ChangeError(f"column {col!r} holds a {type(v).__name__}, which cannot be a key", kind="key_value")
             out.append(v)
         return tuple(out)
 
@@ -169,7 +169,7 @@ class Chooser:
             if v2 not in self.allow:
                 raise ChangeError(
                     f"rule {self.rule!r}: value {v2[:80]!r} of column {self.column!r} is not an allowed "
-                    f"{self.what} ({', '.join(self.allow)})"
+                    f"{self.what} ({', '.join(self.allow)})", kind="allow_list"
                 )
             return v2
         return v

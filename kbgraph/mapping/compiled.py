@@ -104,10 +104,10 @@ class EntityCompiled:
     def key_of(self, row: Row) -> tuple[Any, ...]:
         key = self.keys.key(row)
         if key is None:
-            raise ChangeError(f"rule {self.name!r}: a key column of {self.keys.columns} is NULL")
+            raise ChangeError(f"rule {self.name!r}: a key column of {self.keys.columns} is NULL", kind="null_key")
         return key
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[str]) -> None:
+    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[ChangeError]) -> None:
         new = after_view(self.view, after, errors)  # the before image only says what to take away
         old, known = lenient(self.view, before)
         k_old = lenient(self.key_of, before)[0] if before is not None else None
@@ -153,13 +153,13 @@ class Cascade:
     columns: list[str]  # the entity table's columns whose values those positions hold
 
 
-def after_view(fn: Callable[[Row], Any], row: Row | None, errors: list[str]) -> Any:
+def after_view(fn: Callable[[Row], Any], row: Row | None, errors: list[ChangeError]) -> Any:
     """``fn(row)``; when the after image does not map, its error is noted and the row counts as not
     in the graph (the change is dead-lettered with that reason, and what it takes away applies)."""
     try:
         return fn(row) if row is not None else None
     except ChangeError as e:
-        errors.append(str(e))
+        errors.append(e)
         return None
 
 
@@ -243,7 +243,7 @@ class RelationCompiled:
             return None
         return _EdgeView(row_id(self.name, self.key_cols, row), rtype, f, t, self.props.props(row))
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[str]) -> None:
+    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[ChangeError]) -> None:
         new = after_view(self.view, after, errors)
         old, _ = lenient(self.view, before)
         if old is not None and new is not None and (old.id, old.type, old.f, old.t) == (new.id, new.type, new.f, new.t):

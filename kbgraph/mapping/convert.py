@@ -70,7 +70,7 @@ class ConversionError(ChangeError):
             shown = shown[:77] + "..."
         self.value_repr = shown
         text = f"column {column!r}: cannot convert {shown} ({type(value).__name__}) to {target}"
-        super().__init__(f"{text}: {reason}" if reason else text)
+        super().__init__(f"{text}: {reason}" if reason else text, kind="conversion")
 
 
 # ---------------------------------------------------------------- auto

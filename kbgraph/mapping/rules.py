@@ -52,12 +52,12 @@ def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
         return [op for bucket in out for op in bucket]
     before = change.before if change.op != "insert" else None
     after = change.after if change.op != "delete" else None
-    errors: list[str] = []
+    errors: list[ChangeError] = []
     for rule in rules:
         rule.translate(before, after, out, errors)
     ops = [op for bucket in out for op in bucket]
     if errors:
-        e = ChangeError(f"{change.describe()}: {'; '.join(errors)}")
+        e = ChangeError.joined(change.describe(), errors)
         e.ops = ops
         raise e
     return ops
@@ -175,7 +175,7 @@ class Mapping:
             if schema is None:
                 matches = [k for k in self._rules if k[1] == table]
                 if len({k[0] for k in matches}) > 1:
-                    raise ChangeError(f"table {table!r} is mapped in several schemas; the change must name its schema")
+                    raise ChangeError(f"table {table!r} is mapped in several schemas; the change must name its schema", kind="schema")
                 found = [r for k in matches for r in self._rules[k]]
             else:
                 found = self._rules.get(tid, []) + (self._rules.get((None, table), []))

@@ -4,7 +4,9 @@ Transient failures (deadlock, leader switch, dropped connection) are retried by 
 ``execute_write`` with backoff. A batch that fails for good is split in halves, each committed on
 its own, down to the one change that fails; that change goes to the dead-letter store
 (``:KbDeadLetter`` nodes, written in the same transaction that moves the checkpoint past it), or,
-with ``on_error="stop"``, the run stops with the checkpoint just before it.
+with ``on_error="stop"``, the run stops with the checkpoint just before it. Once that transaction
+has committed, each of its dead letters is handed to ``report`` (the source's ``report``: the Kafka
+dead-letter topic); a commit that fails reports nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from neo4j.exceptions import ConnectionPoolError, DriverError, Neo4jError, Servi
 
 from kbgraph.change import Change
 from kbgraph.checkpoint import encode_position, read_checkpoint
-from kbgraph.errors import ChangeError, KbgraphError, StopAtCheckpoint
+from kbgraph.errors import ChangeError, KbgraphError, StopAtCheckpoint, Transient
 from kbgraph.graph import cypher
 from kbgraph.graph.batch import plan_groups
 from kbgraph.graph.ops import GraphOp
@@ -55,33 +57,22 @@ class Counts:
                 self.graph[name] = self.graph.get(name, 0) + v
 
 
-# The bounded set of dead-letter reason *kinds* (the metric's label; the reason text itself is free).
-_KINDS = (
-    ("graph rejected", "graph"),
-    ("cannot convert", "conversion"),
-    ("is not an allowed", "allow_list"),
-    ("is NULL", "null_key"),
-    ("cannot be a key", "key_value"),
-    ("attribute", "attribute"),
-    ("mapped in several schemas", "schema"),
-)
-
-
-def reason_kind(reason: str) -> str:
+def reason_kind(error: ChangeError) -> str:
     """``graph``, ``conversion``, ``allow_list``, ``null_key``, ``key_value``, ``attribute``, ``schema``
-    or ``other``: what a dead letter's reason is about, for counting (never the free text)."""
-    for text, kind in _KINDS:
-        if text in reason:
-            return kind
-    return "other"
+    or ``other`` (``kbgraph.errors.CHANGE_KINDS``): what a dead letter is about, for counting (never
+    the free text). The kind is set where the error is raised."""
+    return error.kind
 
 
-class GraphUnavailable(KbgraphError):
+class GraphUnavailable(Transient, KbgraphError):
     """The graph cannot be reached even after the driver's retries: stop, checkpoint intact."""
 
 
 # what the driver raises once its own retries (ServiceUnavailable, SessionExpired, TransientError) are spent
-UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError, TransientError, OSError)
+DRIVER_UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError, TransientError, OSError)
+# the one definition of "wait and try again" (everything else is terminal): kbgraph's own transient
+# errors and the driver's; the pipeline's start-up and the writer's commits wait these out
+TRANSIENT: tuple[type[BaseException], ...] = (Transient, *DRIVER_UNREACHABLE)
 
 
 def _dead_letter_row(change: Change, reason: str) -> dict[str, Any]:
@@ -109,7 +100,7 @@ class GraphWriter:
         database: str,
         pipeline: str,
         on_error: str = "dead_letter",
-        dead_letter_hook: Callable[[Change, str], Any] | None = None,
+        report: Callable[[Change, str], Any] | None = None,
         patience: Patience | None = None,
         breaker: Breaker | None = None,
         checkpoint: str | None = None,
@@ -118,12 +109,13 @@ class GraphWriter:
         self.database = database
         self.pipeline = pipeline
         self.on_error = on_error
-        self.dead_letter_hook = dead_letter_hook
+        # told of each dead letter once the transaction that holds its :KbDeadLetter node committed
+        # (the source's ``report``: Kafka produces it to the dead-letter topic)
+        self.report = report
         self.patience = patience  # waits out an unreachable graph (else GraphUnavailable at once)
         self.breaker = breaker  # stops the run when dead letters are systematic
         self.counts = Counts()
         self.position: dict[str, Any] = {}  # merged position of everything committed by this writer
-        self._hooked: set[int] = set()  # changes already handed to the dead-letter hook (halving retries)
         # run with each batch ($pipeline, $position, $count); `kbgraph dlq replay` deletes the replayed
         # dead letters there instead of moving a checkpoint
         self._cp = checkpoint or cypher.checkpoint_write()
@@ -168,7 +160,7 @@ class GraphWriter:
                 if failed and self._already_committed(items):
                     return
                 self._commit(items)
-            except UNREACHABLE as e:
+            except DRIVER_UNREACHABLE as e:
                 failed = True
                 raise GraphUnavailable(f"the graph is unreachable ({type(e).__name__}: {e}); "
                                        "the checkpoint is at the last committed batch") from None
@@ -186,7 +178,7 @@ class GraphWriter:
         if self.patience is None:
             attempt()
         else:
-            self.patience.call(attempt, (GraphUnavailable,))
+            self.patience.call(attempt, TRANSIENT)
 
     def _healthy(self) -> bool:
         """Whether the graph answers a trivial query: a batch failing while it does not is not to blame."""
@@ -214,12 +206,21 @@ class GraphWriter:
         for it in items:
             if it.error is not None:
                 c.dead_letters += 1
-                kind = reason_kind(str(it.error))
+                kind = reason_kind(it.error)
                 c.dead_by_kind[kind] = c.dead_by_kind.get(kind, 0) + 1
         c.transactions += 1
         self.position.update(batch)
-        self._hooked.difference_update(id(it.change) for it in items)
+        self._report(items)  # the lost answer was a commit: its dead letters are reported now
         return True
+
+    def _report(self, items: list[Item]) -> None:
+        """Hand the committed batch's dead letters to ``report`` (after the commit, never before:
+        a failed commit reports nothing, and the change comes again after a restart)."""
+        if self.report is None:
+            return
+        for it in items:
+            if it.error is not None:
+                self.report(it.change, str(it.error))
 
     # -- internals -----------------------------------------------------------------------------
     def _isolate(self, items: list[Item], error: Neo4jError) -> None:
@@ -230,7 +231,7 @@ class GraphWriter:
             if self.on_error == "stop":
                 raise StopAtCheckpoint(f"{reason}; stopped with the checkpoint just before this change")
             log.warning("dead letter: %s", short)
-            self.write([Item(item.change, [], ChangeError(reason))])
+            self.write([Item(item.change, [], ChangeError(reason, kind="graph"))])
             return
         mid = len(items) // 2
         log.info("batch of %d failed (%s); retrying in halves", len(items), error.code)
@@ -246,10 +247,7 @@ class GraphWriter:
             position.update(it.change.position)
             if it.error is not None:
                 dead.append(_dead_letter_row(it.change, str(it.error)))
-                kinds.append(reason_kind(dead[-1]["reason"]))
-                if self.dead_letter_hook is not None and id(it.change) not in self._hooked:
-                    self._hooked.add(id(it.change))
-                    self.dead_letter_hook(it.change, str(it.error))
+                kinds.append(reason_kind(it.error))
             ops.extend(it.ops)  # a rejected row still leaves the graph (ChangeError.ops)
         groups = plan_groups(ops)
         params = {"pipeline": self.pipeline, "position": encode_position(position), "count": len(items)}
@@ -284,4 +282,4 @@ class GraphWriter:
         for s in summaries:
             c.add_summary(s)
         self.position.update(position)
-        self._hooked.difference_update(id(it.change) for it in items)
+        self._report(items)

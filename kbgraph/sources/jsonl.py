@@ -26,6 +26,7 @@ import orjson
 
 from kbgraph.change import OPS, Change
 from kbgraph.errors import SourceError
+from kbgraph.sources import BaseSource
 
 if TYPE_CHECKING:
     from kbgraph.mapping.rules import Mapping
@@ -63,7 +64,7 @@ def parse_line(raw: bytes, where: str) -> dict[str, Any]:
     return obj
 
 
-class JsonlSource:
+class JsonlSource(BaseSource):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -105,12 +106,6 @@ class JsonlSource:
                 )
             if pending is not None:
                 yield pending
-
-    def committed(self, position: dict[str, Any]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def from_settings(settings: JsonlSettings, mapping: Mapping) -> JsonlSource:

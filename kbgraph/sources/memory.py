@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kbgraph.change import Change
+from kbgraph.sources import BaseSource, SourceContext
 
 
-class ListSource:
+class ListSource(BaseSource):
     """Yields the given changes, resuming after the one whose position says ``{"seq": n}``.
 
-    Each change gets position ``{"seq": i + 1}`` (its index + 1), so a resumed run skips exactly
-    the changes already committed.
+    Each change is yielded as a copy with position ``{"seq": i + 1}`` (its index + 1), so a resumed
+    run skips exactly the changes already committed; the caller's changes are left as they are.
+    ``reported`` holds ``(change, reason)`` of each dead letter the writer reported.
     """
 
     def __init__(self, changes: Iterable[Change], key: str = "seq") -> None:
-        self.items = list(changes)
         self.key = key
-        for i, c in enumerate(self.items):
-            c.position = {key: i + 1}
+        self.items = [dataclasses.replace(c, position={key: i + 1}) for i, c in enumerate(changes)]
         self.committed_positions: list[dict[str, Any]] = []
+        self.reported: list[tuple[Change, str]] = []
 
-    def changes(self, start: dict[str, Any], ctx: Any) -> Iterator[Change]:
+    def changes(self, start: dict[str, Any], ctx: SourceContext) -> Iterator[Change]:
         for c in self.items[int(start.get(self.key, 0)):]:
             if ctx.stopping.is_set():
                 return
@@ -31,8 +33,8 @@ class ListSource:
     def committed(self, position: dict[str, Any]) -> None:
         self.committed_positions.append(position)
 
-    def close(self) -> None:
-        pass
+    def report(self, change: Change, reason: str) -> None:
+        self.reported.append((change, reason))
 
 
 def rows_as_inserts(tables: dict[tuple[str | None, str], Iterable[dict[str, Any]]]) -> list[Change]:

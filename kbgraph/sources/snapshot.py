@@ -34,7 +34,7 @@ from kbgraph.change import Change
 from kbgraph.errors import SourceError
 from kbgraph.mysql import catalog
 from kbgraph.mysql.catalog import SYSTEM_SCHEMAS, ColumnKind, table_columns
-from kbgraph.sources import SourceContext
+from kbgraph.sources import BaseSource, SourceContext
 from kbgraph.sources.binlog import server
 from kbgraph.sources.binlog.decode import select_expression, snapshot_fixes
 from kbgraph.sources.binlog.errors import mysql_error_line
@@ -64,7 +64,7 @@ def decode_key(values: list[Any]) -> list[Any]:
             else v["text"] if isinstance(v, dict) else v for v in values]
 
 
-class SnapshotSource:
+class SnapshotSource(BaseSource):
     """A Source that yields every current row of the mapped tables as inserts, then ends."""
 
     def __init__(self, conn: server.ConnInfo, tables: MappedTables, *, chunk: int = 1000,
@@ -74,7 +74,7 @@ class SnapshotSource:
         self.final_position: dict[str, Any] | None = None  # set once every row was read
         self.rows = 0
         self.seconds = 0.0
-        self.unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
+        self.unrepresentable: Unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
 
     # ------------------------------------------------------------------ Source protocol
 

@@ -212,3 +212,54 @@ def test_a_batch_whose_commit_answer_was_lost_is_not_written_again(server, mappi
         assert not again._already_committed(items[3:])  # this one did not commit: it is written
         again.write(items[3:])
         assert read_checkpoint(d, server.database, "lost") == {"seq": 6}
+
+
+def test_a_dead_letter_is_reported_to_the_source_only_after_its_commit(server, mapping):
+    """``Source.report`` (the Kafka source produces the dead letter to its topic there) is called once
+    the transaction holding the ``:KbDeadLetter`` node committed: while the graph is down and the
+    batch's commit fails, nothing is reported; once the graph is back, the batch commits and its dead
+    letter is reported exactly once."""
+    from kbgraph.change import Change
+
+    target = _prepare(server, mapping)
+    row = {"id": 1, "type": "Person", "name": "n1", "born_on": None, "meta": None, "score": None, "deleted": 0,
+           "parent_id": None}
+    changes = [Change("entity", "insert", None, {**row, "id": 2, "type": "Robot"}, schema="kb"),  # not an allowed label
+               Change("entity", "insert", None, row, schema="kb")]
+
+    class StopsTheGraph(ListSource):
+        def changes(self, start, ctx):
+            server.stop()  # after the run started: the first batch, with the dead letter, meets a graph that is down
+            yield from super().changes(start, ctx)
+
+    source = StopsTheGraph(changes)
+    while_down: list[list] = []
+    waiting = threading.Event()
+
+    def hook(stats: RunStats) -> None:
+        if stats.outage is not None:
+            while_down.append(list(source.reported))
+            waiting.set()
+
+    pipeline = Pipeline(mapping, target, name="report", batch_size=10, outage_cap_s=1.0, progress=hook)
+    result: dict[str, object] = {}
+    runner = threading.Thread(target=lambda: result.update(stats=pipeline.run(source)), daemon=True)
+    runner.start()
+    try:
+        _wait(waiting, "the sync to wait for the graph")
+        server.start()
+        runner.join(DEADLINE)
+        assert not runner.is_alive(), "the sync did not finish after the graph came back"
+    finally:
+        pipeline.stop()
+        server.start()
+        runner.join(DEADLINE)
+    stats = result["stats"]
+    assert isinstance(stats, RunStats)
+    assert while_down and all(seen == [] for seen in while_down)  # a failed commit reports nothing
+    assert [(c.after["id"], "'Robot'" in reason) for c, reason in source.reported] == [(2, True)]
+    assert stats.counts.dead_letters == 1 and stats.counts.dead_by_kind == {"allow_list": 1} and stats.outages >= 1
+    with server.driver() as d:
+        dead = d.execute_query("MATCH (x:KbDeadLetter) RETURN count(x) AS n", database_=server.database).records
+        assert dead[0]["n"] == 1
+        assert read_checkpoint(d, server.database, "report") == {"seq": 2}

@@ -1,5 +1,5 @@
-"""Mapped columns versus table columns, unrepresentable values, dead-letter reason kinds and the metrics
-hook, with plain values."""
+"""Mapped columns versus table columns, unrepresentable values and the metrics hook, with plain values
+(dead-letter reason kinds: ``test_writer_report.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from kbgraph.mapping import compile_mappings
 from kbgraph.mapping.source_columns import ColumnCheck, FirstImages, missing, needs, needs_for
 from kbgraph.metrics import Metrics
 from kbgraph.pipeline import RunStats
-from kbgraph.sink.writer import Counts, Item, reason_kind
+from kbgraph.sink.writer import Counts, Item
 from kbgraph.source_check import type_problem
 from kbgraph.sources.binlog.decode import ColumnKind, RowFixer
 from kbgraph.unrepresentable import Unrepresentable
@@ -104,17 +104,6 @@ def test_first_images_stop_only_when_no_record_has_the_column(mapping):
 ])
 def test_type_compatibility(declared, sql, bad):
     assert type_problem(declared, sql) is bad
-
-
-@pytest.mark.parametrize(("reason", "kind"), [
-    ("graph rejected insert of kb.t: Neo.ClientError.Schema.ConstraintValidationFailed: …", "graph"),
-    ("update of kb.t: column 'born': cannot convert 'x' (str) to date: not an ISO-8601 date", "conversion"),
-    ("insert of kb.t: rule 'p': value 'Q' of column 'kind' is not an allowed label (A, B)", "allow_list"),
-    ("insert of kb.t: rule 'p': a key column of ['id'] is NULL", "null_key"),
-    ("something new", "other"),
-])
-def test_reason_kinds_are_a_bounded_set(reason, kind):
-    assert reason_kind(reason) == kind
 
 
 def test_unrepresentable_counts_and_logs_once(caplog):
@@ -207,6 +196,22 @@ def test_observe_all_records_what_one_observe_per_value_records():
     manys = {k[len("many"):]: v for k, v in samples if k.startswith("many_")}
     assert float(ones.pop("_sum")) == pytest.approx(float(manys.pop("_sum")))  # summed in another order
     assert ones == manys and ones["_count"] == "14.0"
+
+
+def test_observe_all_takes_the_fast_path_with_this_prometheus_client():
+    """The fast path reads prometheus-client's private histogram layout: an upgrade that changes it
+    fails here instead of silently taking the one-observe-per-value fallback."""
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from kbgraph.metrics import Metrics, histogram_internals
+
+    child = Histogram("h", "x", ["pipeline"], registry=CollectorRegistry(), buckets=(0.5, 1, 2)).labels("p")
+    internals = histogram_internals(child)
+    assert internals is not None
+    buckets, bounds, _ = internals
+    assert bounds == [0.5, 1, 2, float("inf")] and len(buckets) == 4
+    m = Metrics("p")
+    assert histogram_internals(m.visible) is not None and histogram_internals(m.commit) is not None
 
 
 def test_kafka_dead_letter_headers_and_reader_offsets():

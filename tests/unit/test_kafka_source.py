@@ -78,14 +78,14 @@ def test_stop_policy_stops_at_an_undecodable_record() -> None:
         list(s._partition_changes(TP("t", 0), recs([native("a", 1), b"{oops"])))
 
 
-def test_dead_letter_hook_names_the_row_of_a_multi_row_record() -> None:
+def test_report_names_the_row_of_a_multi_row_record() -> None:
     s = source()
     canal = orjson.dumps({"type": "INSERT", "isDdl": False, "database": "kb", "table": "a", "mysqlType": {},
                           "data": [{"id": "1"}, {"id": "2"}]})
     first, second = s._partition_changes(TP("t", 0), recs([canal], start=4))
-    s.dead_letter(first, "label outside the allow-list")
-    s.dead_letter(first, "label outside the allow-list")  # a batch retried in halves reports it again: sent once
-    s.dead_letter(second, "graph rejected it")
+    s.report(first, "label outside the allow-list")
+    s.report(first, "label outside the allow-list")  # the same record's row reported again: sent once
+    s.report(second, "graph rejected it")
     assert s.dlq.sent == [(4, "label outside the allow-list", "map", "canal", 0), (4, "graph rejected it", "map", "canal", None)]
 
 
@@ -150,14 +150,14 @@ def test_assignment_seeks_to_the_graph_checkpoint_and_revoke_flushes_first() -> 
     s = source()
     s.consumer = SeekingConsumer()
     s._ctx = Ctx({"kafka:t:0": 5, "kafka:t:1": [7, 2], "kafka:other:0": 99})
-    s._assigned([TP("t", 0), TP("t", 1), TP("t", 2)])
+    s.partitions_assigned([TP("t", 0), TP("t", 1), TP("t", 2)])
     assert s.consumer.calls == [("seek", 0, 5), ("seek", 1, 7), ("start", 2)]
     assert s._skip == {TP("t", 1): (7, 2)} and s._owned == {TP("t", 0), TP("t", 1), TP("t", 2)}
     s._yielded[TP("t", 0)] = 6
-    s._revoked([TP("t", 0)])
+    s.partitions_revoked([TP("t", 0)])
     assert s._ctx.flushes == 1 and TP("t", 0) not in s._owned and TP("t", 0) not in s._yielded
     s._closing = True
-    s._revoked([TP("t", 1)])  # close() revokes too: the pipeline has already written all it will
+    s.partitions_revoked([TP("t", 1)])  # close() revokes too: the pipeline has already written all it will
     assert s._ctx.flushes == 1
 
 
@@ -199,7 +199,7 @@ def test_rebalance_listener_is_async_only_where_the_client_offers_its_loop() -> 
     s.consumer = SeekingConsumer()
     with pytest.raises(Exception):  # noqa: B017 - the listener re-raises and keeps the original for changes()
         plain.source = s
-        s._assigned = lambda parts: (_ for _ in ()).throw(RuntimeError("graph down"))  # type: ignore[method-assign]
+        s.partitions_assigned = lambda parts: (_ for _ in ()).throw(RuntimeError("graph down"))  # type: ignore[method-assign]
         plain.on_partitions_assigned([TP("t", 0)])
     assert isinstance(s._listener_error, RuntimeError)
 
@@ -280,7 +280,7 @@ def test_records_a_connector_writes_again_are_skipped_by_source_position() -> No
     s = KafkaSource("127.0.0.1:1", {"t": "debezium"}, mapped=Mapped())
     s.consumer = SeekingConsumer()
     s._ctx = Ctx({"kafka:t:0": 3, "kafka:t:0@source": [0, f1, 300, 0]})
-    s._assigned([TP("t", 0)])
+    s.partitions_assigned([TP("t", 0)])
     out = [c for c in s._partition_changes(TP("t", 0), msgs[3:6]) if c.table]
     assert [c.after["name"] for c in out] == ["d"] and s.counts["replayed"] == 2
     # another server's positions (a failover) do not compare: taken
@@ -293,3 +293,13 @@ def test_records_a_connector_writes_again_are_skipped_by_source_position() -> No
     fresh = [Message("t", 0, i, k, v, h) for i, (k, v, h) in enumerate(first + reset)]
     assert [c.after["name"] for c in s._partition_changes(TP("t", 0), fresh) if c.table] == ["a", "b", "c", "r"]
     assert s.counts["replayed"] == 0
+
+
+def test_replays_are_counted_once_in_the_sources_counts() -> None:
+    s = source()
+    guard = s._replays
+    rec = Message("t", 0, 7, b"k", b"v", [])
+    assert not guard.is_replay(TP("t", 0), rec, ("srv", "bin.000002", 100, 0, 1000))
+    assert guard.is_replay(TP("t", 0), rec, ("srv", "bin.000001", 900, 0, 1000))  # behind, committed no later
+    assert guard.is_replay(TP("t", 0), rec, ("srv", "bin.000002", 50, 0, 999))
+    assert s.counts["replayed"] == 2 and not hasattr(guard, "count")

@@ -159,14 +159,14 @@ def test_the_progress_line_and_the_metrics_show_the_wait():
     from kbgraph.sink.writer import Counts
 
     stats = RunStats(Counts(changes=5), {"seq": 5}, 1.0)
-    stats.outage, stats.outages = Outage("the graph at bolt://x", since=0, started=0, attempts=3), 1
+    stats.graph_outage, stats.outages = Outage("the graph at bolt://x", since=0, started=0, attempts=3), 1
     assert line(stats).startswith("[yellow]waiting for the graph at bolt://x since ")
     m = Metrics("p")
     m(stats)
     text = generate_latest(m.registry).decode()
     assert 'kbgraph_outages_total{pipeline="p"} 1.0' in text
     assert 'kbgraph_outage_seconds{pipeline="p"} 0.0' not in text
-    stats.outage = None
+    stats.graph_outage = None
     m(stats)
     text = generate_latest(m.registry).decode()
     assert 'kbgraph_outage_seconds{pipeline="p"} 0.0' in text and 'kbgraph_outages_total{pipeline="p"} 1.0' in text

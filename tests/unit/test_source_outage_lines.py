@@ -135,11 +135,9 @@ def test_a_kafka_request_that_meets_the_outage_is_waited_out_not_a_failure():
     assert is_connection_error(KafkaConnectionError("111 ECONNREFUSED"))
     assert not is_connection_error(UnknownTopicOrPartitionError())
 
-    class Ctx:
-        def set_source_outage(self, *a, **k):  # the progress hook, if the watch looks for it
-            pass
+    from kbgraph.sources import StandaloneContext
 
-    w = BrokerWatch("127.0.0.1:1", 0.0, Ctx())
+    w = BrokerWatch("127.0.0.1:1", 0.0, StandaloneContext())
     w.down()  # the first sign: not an outage yet (a reconnect shorter than GRACE_S)
     w._down_since -= 5
     w.down()  # an outage now: waited for, logged

@@ -38,7 +38,7 @@ from tenacity import RetryCallState, Retrying, wait_incrementing
 from kbgraph.change import Change
 from kbgraph.errors import KbgraphError, SourceError
 from kbgraph.outage import OutageWatch, source_outage_hook
-from kbgraph.sources import SourceContext
+from kbgraph.sources import BaseSource, SourceContext
 from kbgraph.sources.binlog import server
 from kbgraph.sources.binlog.decode import RowFixer, table_columns
 from kbgraph.sources.binlog.errors import (
@@ -86,7 +86,7 @@ class _StreamConnection(pymysql.connections.Connection):
             raise
 
 
-class BinlogSource:
+class BinlogSource(BaseSource):
     """Streams the binlog of one server for the mapped tables. See the module doc."""
 
     def __init__(
@@ -121,7 +121,7 @@ class BinlogSource:
         self.reconnects = 0
         self.reconnected_at: list[Position] = []  # where each reconnect resumed (for tests / logs)
         self.events = 0  # events read since the last (re)connect
-        self.unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
+        self.unrepresentable: Unrepresentable = Unrepresentable()  # zero / partial dates written as NULL, per column
         self._watch: OutageWatch | None = None
         self.xa_unmapped: set[Xid] = set()  # prepared XA transactions read whole that changed no mapped table
 

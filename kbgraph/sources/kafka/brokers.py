@@ -11,14 +11,15 @@ import time
 from typing import Any
 
 from kbgraph.errors import KbgraphError, SourceError
-from kbgraph.outage import OutageWatch, source_outage_hook
+from kbgraph.outage import OutageWatch
+from kbgraph.sources import SourceContext
 
 GRACE_S = 1.0  # a reconnect shorter than this is not an outage
 
 
 class BrokerWatch:
-    def __init__(self, bootstrap: str, max_wait_s: float | None, ctx: Any) -> None:
-        self.watch = OutageWatch(f"Kafka at {bootstrap}", max_wait_s=max_wait_s, on_change=source_outage_hook(ctx))
+    def __init__(self, bootstrap: str, max_wait_s: float | None, ctx: SourceContext) -> None:
+        self.watch = OutageWatch(f"Kafka at {bootstrap}", max_wait_s=max_wait_s, on_change=ctx.source_outage)
         self._down_since: float | None = None
 
     def check(self, consumer: Any) -> None:
@@ -50,7 +51,7 @@ def is_connection_error(error: BaseException) -> bool:
 
 def connected(consumer: Any) -> bool:
     """True while the consumer holds a connection to a broker (or when it cannot tell)."""
-    client = getattr(consumer, "_client", None)
+    client: Any = getattr(consumer, "_client", None)  # kafka-python has no public "is any broker up"
     try:
         return any(client.connected(getattr(b, "node_id", getattr(b, "nodeId", None))) for b in client.cluster.brokers())
     except Exception:  # noqa: BLE001 - a client without these: cannot tell, assume up

@@ -7,9 +7,10 @@ crash or a rebalance neither loses nor doubles a change. Offsets are also commit
 each graph commit, for lag tools only.
 
 On revoke, every change read so far is flushed to the graph (with its position) before the
-partitions are given up. A record that cannot be decoded goes to the dead-letter topic and
-consumption continues (or, with ``on_error="stop"``, the run stops at the checkpoint before it);
-a change the mapping or the graph rejects goes there too, through ``dead_letter()``.
+partitions are given up (``assignment.py``: seeking, revoking, offsets to Kafka). A record that
+cannot be decoded goes to the dead-letter topic and consumption continues (or, with
+``on_error="stop"``, the run stops at the checkpoint before it); a change the mapping or the graph
+rejects goes there too, through ``report()``, once its dead letter is committed in the graph.
 
 A primary-key change that Debezium wrote as delete, tombstone and create is joined back into one
 update when the three sit together in a partition (``keychange.py``).
@@ -33,7 +34,8 @@ from typing import Any
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError, SourceError, StopAtCheckpoint
 from kbgraph.mapping.source_columns import first_images
-from kbgraph.sources import SourceContext
+from kbgraph.sources import BaseSource, SourceContext
+from kbgraph.sources.kafka.assignment import Partitions
 from kbgraph.sources.kafka.brokers import BrokerWatch, is_connection_error
 from kbgraph.sources.kafka.dlq import DeadLetters
 from kbgraph.sources.kafka.formats import Router, partition_key, stamp
@@ -70,7 +72,7 @@ def position_marker(position: dict[str, Any]) -> Change:
     return Change.position_only(position, position_only=True)
 
 
-class KafkaSource:
+class KafkaSource(Partitions, BaseSource):
     def __init__(
         self,
         bootstrap: str,
@@ -103,12 +105,12 @@ class KafkaSource:
         self.counts = {"records": 0, "changes": 0, "tombstones": 0, "control": 0, "ddl": 0, "unmapped": 0, "dead_letters": 0,
                        "revoked": 0, "replayed": 0}
         self.dead_by_kind: dict[str, int] = {}  # dead letters the source itself sent (records that do not decode)
-        self._lettered: dict[tuple[str, int, int, int | None], None] = {}  # dead letters sent (a retried batch repeats the hook)
+        self._lettered: dict[tuple[str, int, int, int | None], None] = {}  # dead letters sent (a row reported twice is sent once)
         self._owned: set[Any] = set()  # TopicPartitions assigned now
         self._skip: dict[Any, tuple[int, int]] = {}  # tp -> (offset, rows already committed of that record)
         self._keys = KeyChanges()  # the delete of a key change, per partition, until its create arrives
         self._yielded: dict[Any, Any] = {}  # tp -> last position value yielded since assignment
-        self._replays = ReplayGuard()
+        self._replays = ReplayGuard(self.counts)  # counts["replayed"]
         self._latest: dict[str, Any] = {}  # latest merged checkpoint from committed()
         self._listener_error: BaseException | None = None
         self._kafka_committed: dict[Any, int] = {}
@@ -223,7 +225,6 @@ class KafkaSource:
                 continue
             at = replay_key(self.router.format_of(tp.topic), rec, _source_of(decoded.changes)) if decoded.changes else None
             if at is not None and self._replays.is_replay(tp, rec, at):
-                counts["replayed"] += 1
                 pending_end = rec.offset + 1
                 continue
             changes = decoded.changes
@@ -280,8 +281,8 @@ class KafkaSource:
         with self._lock:
             self._latest = position
 
-    def dead_letter(self, change: Change, reason: str) -> None:
-        """The pipeline's hook for a change the mapping or the graph rejected."""
+    def report(self, change: Change, reason: str) -> None:
+        """A change the mapping or the graph rejected, once its dead letter is in the graph: to the topic."""
         meta = change.meta or {}
         rec = meta.get("record")
         if rec is None:
@@ -292,7 +293,7 @@ class KafkaSource:
             row = pos[1] - 1 if isinstance(pos, list) else None
         ident = (rec.topic, rec.partition, rec.offset, row)
         if ident in self._lettered:
-            return  # the writer retried a batch in halves and reports the same change again
+            return  # the same row reported again (the writer reports each dead letter once per commit)
         self.dlq.send(rec, reason, "map", meta.get("format"), row)
         self._lettered[ident] = None
         if len(self._lettered) > 10_000:
@@ -350,89 +351,3 @@ class KafkaSource:
         self.counts["dead_letters"] += 1
         self.dead_by_kind["decode"] = self.dead_by_kind.get("decode", 0) + 1  # for the metrics (by reason kind)
         self.dlq.send(rec, reason, "decode", self.router.format_of(rec.topic))
-
-    def _commit_to_kafka(self, sync: bool = False, only: set[Any] | None = None, again: bool = False) -> None:
-        """Commit the graph checkpoint of owned partitions to Kafka (for lag tools).
-
-        ``again``: also offsets sent before, whose asynchronous commit may have failed (at close)."""
-        with self._lock:
-            position = self._latest
-        if not position or self.consumer is None:
-            return
-        from kafka.structs import OffsetAndMetadata
-
-        offsets = {}
-        for tp in only if only is not None else self._owned:
-            if tp not in self._yielded:
-                continue  # nothing read since assignment: the value may be another worker's
-            v = position.get(partition_key(tp.topic, tp.partition))
-            off = v if isinstance(v, int) else v[0] if isinstance(v, list) and v else None
-            if off is not None and (again or self._kafka_committed.get(tp) != off):
-                offsets[tp] = OffsetAndMetadata(off, "", -1)
-        if not offsets:
-            return
-        try:
-            if sync:
-                self.consumer.commit(offsets)
-            else:
-                self.consumer.commit_async(offsets, callback=self._commit_failed)
-            self._kafka_committed.update({tp: o.offset for tp, o in offsets.items()})
-        except Exception as e:  # noqa: BLE001 - the graph holds the truth; Kafka offsets are for lag tools
-            log.warning("kafka: committing offsets to Kafka failed (the graph checkpoint is intact): %s", e)
-
-    def _commit_failed(self, offsets: Any, result: Any) -> None:
-        """commit_async's callback (IO thread): forget a failed commit, so that it is sent again."""
-        if isinstance(result, Exception):
-            for tp, o in offsets.items():
-                if self._kafka_committed.get(tp) == o.offset:
-                    self._kafka_committed.pop(tp, None)
-            log.debug("kafka: committing offsets to Kafka failed, will retry: %s", result)
-
-    def _assigned(self, partitions: list[Any]) -> None:
-        assert self._ctx is not None
-        cp = self._ctx.checkpoint()
-        for tp in partitions:
-            v = cp.get(partition_key(tp.topic, tp.partition))
-            if isinstance(v, int):
-                self.consumer.seek(tp, v)
-            elif isinstance(v, list) and len(v) == 2:
-                self.consumer.seek(tp, int(v[0]))
-                self._skip[tp] = (int(v[0]), int(v[1]))
-            elif v is None:
-                self.consumer.seek_to_beginning(tp)
-            else:
-                raise SourceError(f"checkpoint value {v!r} of {tp.topic}[{tp.partition}] is not a Kafka position")
-            self._replays.load(tp, cp.get(source_key(partition_key(tp.topic, tp.partition))))
-            self._owned.add(tp)
-        self._merge.assign(partitions, self._clock)
-        log.info("kafka: assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{cp.get(partition_key(tp.topic, tp.partition), 'start')}" for tp in partitions) or "nothing")
-
-    def _revoked(self, partitions: list[Any]) -> None:
-        assert self._ctx is not None
-        revoked = set(partitions) & self._owned
-        if revoked and not self._closing:
-            self.counts["revoked"] += len(revoked)
-            self._ctx.flush()  # every change read from them is in the graph, with its position
-            self._commit_to_kafka(only=revoked)  # async: the client's IO loop is busy rebalancing
-        self._merge.revoke(partitions)  # buffered, never yielded: the next owner reads them again
-        for tp in partitions:
-            self._owned.discard(tp)
-            self._yielded.pop(tp, None)
-            self._replays.forget(tp)
-            self._skip.pop(tp, None)
-            self._keys.forget(tp)  # never yielded: the next owner reads it again
-            self._kafka_committed.pop(tp, None)
-        log.info("kafka: revoked %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
-
-    def _lost(self, partitions: list[Any]) -> None:
-        """The group moved on without us (session expired): forget them, write nothing for them."""
-        self._merge.revoke(partitions)
-        for tp in partitions:
-            self._owned.discard(tp)
-            self._yielded.pop(tp, None)
-            self._replays.forget(tp)
-            self._skip.pop(tp, None)
-            self._keys.forget(tp)
-            self._kafka_committed.pop(tp, None)
-        log.warning("kafka: lost %s (session expired); changes of them already read may still be written, "
-                    "the new owner re-reads from the graph checkpoint", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))

@@ -30,10 +30,13 @@ def source_key(key: str) -> str:
 
 
 class ReplayGuard:
-    def __init__(self) -> None:
+    """Counts the replays it finds in ``counts["replayed"]`` (the source's counts: one counter)."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
         # partition -> (source position of the last streamed record read, its binlog_order)
         self._at: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
-        self.count = 0
+        self.counts = counts
+        counts.setdefault("replayed", 0)
 
     def load(self, tp: Any, value: Any) -> None:
         """Seed a partition from its checkpoint value (``source_key``), on assignment."""
@@ -53,8 +56,8 @@ class ReplayGuard:
             self._at[tp] = (at, order)
             return False
         last = seen[0]
-        self.count += 1
-        if self.count == 1 or self.count % 10_000 == 0:
+        n = self.counts["replayed"] = self.counts["replayed"] + 1
+        if n == 1 or n % 10_000 == 0:
             log.warning("kafka: %s[%d]@%d is a replay (source position %s:%s row %s is behind %s:%s row %s, read "
-                        "before); skipped (%d so far)", rec.topic, rec.partition, rec.offset, *at[1:4], *last[1:4], self.count)
+                        "before); skipped (%d so far)", rec.topic, rec.partition, rec.offset, *at[1:4], *last[1:4], n)
         return True
