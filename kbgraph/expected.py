@@ -23,7 +23,7 @@ from kbgraph.mapping.attributes import PropertyCompiled
 from kbgraph.mapping.columns import stored
 from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
 from kbgraph.mapping.rules import Mapping
-from kbgraph.verify import GraphDump, canonical, plain
+from kbgraph.verify.dump import GraphDump, canonical, plain
 
 NodeId = tuple[str, tuple[Any, ...]]  # (identity label, key)
 

@@ -10,7 +10,7 @@ import typer
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings, target_of
 from kbgraph.errors import KbgraphError, SourceError
 from kbgraph.mapping import compile_mappings
-from kbgraph.verify_run import Verifier, VerifyOptions
+from kbgraph.verify.verifier import Verifier, VerifyOptions
 
 
 @app.command()
@@ -46,14 +46,14 @@ def verify(
     s = settings(config, changes=changes, mysql_url=mysql_url, mappings=mappings or None, pipeline=pipeline)
     m = compile_mappings(s.mappings)
     if source == "jsonl":
-        from kbgraph.verify_rows import FileRows
+        from kbgraph.verify.source_rows import FileRows
 
         if s.changes is None:
             raise SourceError("verify --source jsonl needs --changes FILE")
         rows = FileRows(Path(s.changes))
     elif source == "snapshot":
         from kbgraph.sources.binlog import server
-        from kbgraph.verify_rows import SqlRows
+        from kbgraph.verify.source_rows import SqlRows
 
         if s.mysql_url is None:
             raise SourceError("verify needs mysql_url (KBGRAPH_MYSQL_URL=mysql://user:password@host:3306)")

@@ -10,6 +10,7 @@ re-check waits for the checkpoint to stand still instead.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,10 +143,8 @@ class SqlRows:
             return None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(pymysql.err.Error):  # already closed
             self.db.close()
-        except Exception:  # already closed
-            pass
 
 
 class FileRows:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kbgraph.expected import _graph_value
-from kbgraph.verify import plain
+from kbgraph.verify.dump import plain
 
 MISSING, EXTRA, DIFFERS = "missing", "extra", "differs"
 ABSENT = object()  # a property one side does not have
