@@ -12,7 +12,7 @@ from kbgraph.graph.constraints import Constraint
 from kbgraph.graph.cypher import CHECKPOINT_LABEL, ROW_ID
 from kbgraph.graph.ops import GraphOp, Statement
 from kbgraph.mapping.attributes import PropertyCompiled
-from kbgraph.mapping.columns import Columns, cascade_id
+from kbgraph.mapping.columns import Columns, buckets, cascade_id
 from kbgraph.mapping.compiled import Cascade, EntityCompiled, RelationCompiled
 from kbgraph.mapping.model import column_name
 
@@ -31,7 +31,7 @@ def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
     Raises ChangeError when the after image does not map; its ``ops`` then treat the row as not in
     the graph (so a key change still moves the node and the old state goes).
     """
-    out: list[list[GraphOp]] = [[], [], [], [], []]
+    out: list[list[GraphOp]] = buckets()
     if change.op == "truncate":
         for rule in rules:
             rule.truncate(out)

@@ -17,7 +17,7 @@ import orjson
 
 from kbgraph.graph import cypher
 from kbgraph.graph.cypher import ROW_ID, STUB, esc
-from kbgraph.graph.ops import GraphOp, Statement
+from kbgraph.graph.ops import GraphOp, NodeTouch, RowTouch, Statement
 from kbgraph.mapping.attributes import PropertyCompiled
 from kbgraph.mapping.columns import state, stored
 from kbgraph.mapping.compiled import EntityCompiled, after_view
@@ -119,14 +119,14 @@ class LabelCheck:
         return given
 
     def _op(self, key: tuple[Any, ...], p: dict[str, Any]) -> tuple[str, Any, Any]:
-        ref = ("n", self.label, key)
+        ref = NodeTouch("n", self.label, key)
         return ("op", GraphOp(self.strip, {"k": list(key), "p": p}, (ref,), ref), None)
 
     def _delete(self, key: tuple[Any, ...], p: dict[str, Any]) -> Fix:
         if not self.entities:
             return [self._op(key, p)]
         e = self.entities[0]
-        ref = ("n", self.label, key)
+        ref = NodeTouch("n", self.label, key)
         return [("op", GraphOp(e.delete, {"k": list(key), "p": {**state(e.props.names, {}), **p}}, (ref,), ref), None)]
 
 
@@ -172,7 +172,7 @@ class IdCheck:
         return getattr(v, "type", self.name) == self.name
 
     def _extra(self, rule: Any, rid: str) -> Difference:
-        ref = ("e", rid)
+        ref = RowTouch("e", rid)
         op = GraphOp(self.delete(rule, self.name), {"id": rid}, (ref,), ref)
         what = f"[:{self.name} {{{ROW_ID}: {rid!r}}}]" if self.var == "r" else rid_name(self.name, rid)
         return Difference(EXTRA, what,
