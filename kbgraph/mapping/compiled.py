@@ -24,6 +24,7 @@ from kbgraph.mapping.columns import (
     REKEY,
     REMOVE,
     UPSERT,
+    Buckets,
     Chooser,
     Columns,
     Props,
@@ -86,7 +87,7 @@ class EntityCompiled:
             "same", then=self.delete,
         )
 
-    def truncate(self, out: list[list[GraphOp]]) -> None:
+    def truncate(self, out: Buckets) -> None:
         out[NODE_DELETE].append(GraphOp(self.truncate_stmt, {"table": self.table}, BARRIER, "truncate"))
 
     @property
@@ -107,7 +108,7 @@ class EntityCompiled:
             raise ChangeError(f"rule {self.name!r}: a key column of {self.keys.columns} is NULL")
         return key
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[str]) -> None:
+    def translate(self, before: Row | None, after: Row | None, out: Buckets, errors: list[str]) -> None:
         new = after_view(self.view, after, errors)  # the before image only says what to take away
         old, known = lenient(self.view, before)
         k_old = lenient(self.key_of, before)[0] if before is not None else None
@@ -217,7 +218,7 @@ class RelationCompiled:
             for t in types
         ]
 
-    def truncate(self, out: list[list[GraphOp]]) -> None:
+    def truncate(self, out: Buckets) -> None:
         for stmt in self.truncates:
             out[REMOVE].append(GraphOp(stmt, {"prefix": self.name + ":"}, BARRIER, "truncate"))
 
@@ -243,7 +244,7 @@ class RelationCompiled:
             return None
         return _EdgeView(row_id(self.name, self.key_cols, row), rtype, f, t, self.props.props(row))
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[str]) -> None:
+    def translate(self, before: Row | None, after: Row | None, out: Buckets, errors: list[str]) -> None:
         new = after_view(self.view, after, errors)
         old, _ = lenient(self.view, before)
         if old is not None and new is not None and (old.id, old.type, old.f, old.t) == (new.id, new.type, new.f, new.t):
@@ -265,7 +266,7 @@ class RelationCompiled:
     def _id(self, row: Row) -> str:
         return row_id(self.name, self.key_cols, row)
 
-    def _upsert(self, v: _EdgeView, p: Props, out: list[list[GraphOp]]) -> None:
+    def _upsert(self, v: _EdgeView, p: Props, out: Buckets) -> None:
         row = {"id": v.id, "f": list(v.f), "t": list(v.t), "p": p}
         refs = self._refs(v, True)
         out[UPSERT].append(GraphOp(self.upserts[v.type], row, refs, refs[0]))

@@ -31,7 +31,7 @@ def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
     Raises ChangeError when the after image does not map; its ``ops`` then treat the row as not in
     the graph (so a key change still moves the node and the old state goes).
     """
-    out: list[list[GraphOp]] = buckets()
+    out = buckets()
     if change.op == "truncate":
         for rule in rules:
             rule.truncate(out)
