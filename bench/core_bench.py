@@ -112,7 +112,7 @@ def raw_loop(driver, database: str, ents: list, rels: list, batch: int) -> tuple
         t0 = time.perf_counter()
         with driver.session(database=database) as s:
             for i in range(0, len(rows), batch):
-                s.execute_write(lambda tx, chunk=rows[i:i + batch]: tx.run(q, rows=chunk).consume())
+                s.execute_write(lambda tx, chunk=rows[i:i + batch], q=q: tx.run(q, rows=chunk).consume())
         out.append(len(rows) / (time.perf_counter() - t0))
     return out[0], out[1]
 

@@ -90,7 +90,7 @@ def decode_only(bootstrap: str, topic: str, n: int, mapping: Any) -> float:
     ctx = StandaloneContext()
     got, t0 = 0, None
     try:
-        for c in source.changes({}, ctx):
+        for _ in source.changes({}, ctx):
             if t0 is None:
                 t0 = time.perf_counter()
             got += 1

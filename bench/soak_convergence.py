@@ -56,7 +56,7 @@ def main() -> None:
             reached["changes"] += len(db.changes)
             problem = check_case(seed, steps, driver, server, tmp, batch_one=seed % args.batch_one_every == 0)
             if problem is not None:
-                small = shrink(steps, lambda s: check_case(seed, s, driver, server, tmp) is not None)
+                small = shrink(steps, lambda s, seed=seed: check_case(seed, s, driver, server, tmp) is not None)
                 why = check_case(seed, small, driver, server, tmp)
                 doubled = duplicate_keys(driver, server.database, db.s.mapping) if server.is_stand_in else []
                 if doubled:  # the graph holds two nodes with one key: a uniqueness the stand-in did not keep

@@ -9,12 +9,9 @@ wrote.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
-
-from neo4j import time as ntime
 
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError
@@ -23,22 +20,9 @@ from kbgraph.mapping.attributes import PropertyCompiled
 from kbgraph.mapping.columns import stored
 from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
 from kbgraph.mapping.rules import Mapping
-from kbgraph.verify import GraphDump, canonical, plain
+from kbgraph.verify.dump import GraphDump, canonical, graph_value, plain
 
 NodeId = tuple[str, tuple[Any, ...]]  # (identity label, key)
-
-
-def _graph_value(v: Any) -> Any:
-    """A Python value as the driver would hand it back (so both sides print alike)."""
-    if isinstance(v, dt.datetime):
-        return ntime.DateTime.from_native(v)
-    if isinstance(v, dt.date):
-        return ntime.Date.from_native(v)
-    if isinstance(v, dt.time):
-        return ntime.Time.from_native(v)
-    if isinstance(v, (list, tuple)):
-        return [_graph_value(x) for x in v]
-    return v
 
 
 class ExpectedGraph:
@@ -99,12 +83,12 @@ class ExpectedGraph:
     def dump(self) -> GraphDump:
         canon: dict[NodeId, str] = {}
         for nid, node in self.nodes.items():
-            props = {k: plain(_graph_value(v)) for k, v in node["props"].items()}
+            props = {k: plain(graph_value(v)) for k, v in node["props"].items()}
             if node["stub"]:
                 props[STUB] = True
             canon[nid] = canonical({"labels": sorted(node["labels"]), "props": props})
         rels = Counter(
-            canonical({"type": t, "props": {k: plain(_graph_value(v)) for k, v in p.items()},
+            canonical({"type": t, "props": {k: plain(graph_value(v)) for k, v in p.items()},
                        "from": canon[a], "to": canon[b]})
             for a, t, p, b in self.edges
         )

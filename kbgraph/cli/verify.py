@@ -9,8 +9,8 @@ import typer
 
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings, target_of
 from kbgraph.mapping import compile_mappings
-from kbgraph.sources.registry import current_rows
-from kbgraph.verify_run import Verifier, VerifyOptions
+from kbgraph.verify.source_rows import current_rows
+from kbgraph.verify.verifier import Verifier, VerifyOptions
 
 
 @app.command()

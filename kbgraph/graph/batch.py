@@ -23,10 +23,11 @@ conflicts with everything. Operations that do not conflict touch disjoint elemen
 ``tests/unit/test_batch.py`` checks the invariant on the operations of thousands of random
 workloads (``placed`` exposes each operation's group), and the oracle checks the graphs.
 
-Node keys carry how they touch the node: ``("u", …)`` an entity upsert (create-or-fill),
-``("m", …)`` a MERGE of an endpoint or owner (creates a stub if missing), ``("n", …)`` anything
-else. An upsert and a MERGE of the same node commute — either order leaves the filled node with
-the relationship — so they may pass each other; everything else on one node keeps its order.
+Node keys (``NodeTouch``) carry how they touch the node: ``"u"`` an entity upsert (create-or-fill),
+``"m"`` a MERGE of an endpoint or owner (creates a stub if missing), ``"n"`` anything else; the
+batcher reads the tag as ``touch[0]`` and the node as ``touch[1:]`` (label, key). An upsert and a
+MERGE of the same node commute — either order leaves the filled node with the relationship — so
+they may pass each other; everything else on one node keeps its order.
 """
 
 from __future__ import annotations

@@ -38,10 +38,44 @@ class Statement:
         return f"Statement({self.name!r})"
 
 
+# -- touches: the graph elements an operation may touch ------------------------------------------
+# Plain tuples underneath (hashing and equality are a tuple's: cheap on the hot path), tagged by
+# their first field so that the batcher reads ``touch[0]`` and ``touch[1:]`` without a type test.
+
+NodeHow = Literal["n", "u", "m"]
+RowKind = Literal["e", "p"]
+
+
+class NodeTouch(NamedTuple):
+    """A node by label and key, with how it is touched: ``"u"`` an entity upsert (create-or-fill),
+    ``"m"`` a MERGE of an endpoint or owner (creates a stub if missing), ``"n"`` anything else.
+    The batcher lets an upsert and a MERGE of one node pass each other (``kbgraph.graph.batch``)."""
+
+    how: NodeHow
+    label: str
+    key: tuple[Any, ...]
+
+
+class RowTouch(NamedTuple):
+    """An element by its row id (``_kb_id``): ``"e"`` a relationship, ``"p"`` a property node or attribute."""
+
+    kind: RowKind
+    id: str
+
+
+class BarrierTouch(NamedTuple):
+    """Everything of a label (TRUNCATE): conflicts with every other operation."""
+
+    kind: Literal["*"] = "*"
+
+
+Touch = NodeTouch | RowTouch | BarrierTouch
+
+
 class GraphOp(NamedTuple):
     stmt: Statement
     row: dict[str, Any]
-    keys: tuple[Any, ...]  # graph elements touched: ("n", label, key), ("e", id), ("p", id); or BARRIER
+    keys: tuple[Touch, ...]  # graph elements touched; ``BARRIER`` for a TRUNCATE
     ckey: Hashable  # coalesce key (unused for coalesce="none")
 
 
@@ -50,7 +84,7 @@ def drop_props(record: Any) -> dict[str, Any]:
     return {"k": record["k"], "p": dict.fromkeys(record["drop"])}
 
 
-BARRIER = ("*",)  # the key of an operation that touches everything of a label (TRUNCATE)
+BARRIER: tuple[Touch, ...] = (BarrierTouch(),)  # the keys of an operation that touches everything of a label
 
 
 def coalesce_rows(stmt: Statement, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

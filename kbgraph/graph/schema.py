@@ -9,8 +9,8 @@ from __future__ import annotations
 import neo4j
 
 from kbgraph.errors import SchemaMissingError
+from kbgraph.graph.constraints import Constrained, Constraint
 from kbgraph.graph.cypher import esc
-from kbgraph.mapping.rules import Constraint, Mapping
 
 
 def statement(c: Constraint) -> str:
@@ -21,11 +21,11 @@ def statement(c: Constraint) -> str:
     return f"CREATE INDEX {esc(c.name)} IF NOT EXISTS FOR ()-[r:{esc(c.label)}]-() ON ({props})"
 
 
-def statements(mapping: Mapping) -> list[str]:
+def statements(mapping: Constrained) -> list[str]:
     return [statement(c) for c in mapping.constraints()]
 
 
-def apply_schema(driver: neo4j.Driver, database: str, mapping: Mapping) -> list[str]:
+def apply_schema(driver: neo4j.Driver, database: str, mapping: Constrained) -> list[str]:
     """Create what is missing (idempotent). Returns the statements run."""
     missing = missing_schema(driver, database, mapping)
     done = []
@@ -52,12 +52,12 @@ def _present(driver: neo4j.Driver, database: str) -> set[tuple[str, str, tuple[s
     return found
 
 
-def missing_schema(driver: neo4j.Driver, database: str, mapping: Mapping) -> list[Constraint]:
+def missing_schema(driver: neo4j.Driver, database: str, mapping: Constrained) -> list[Constraint]:
     present = _present(driver, database)
     return [c for c in mapping.constraints() if (c.kind, c.label, c.props) not in present]
 
 
-def require_schema(driver: neo4j.Driver, database: str, mapping: Mapping) -> None:
+def require_schema(driver: neo4j.Driver, database: str, mapping: Constrained) -> None:
     missing = missing_schema(driver, database, mapping)
     if missing:
         names = ", ".join(f":{c.label}({', '.join(c.props)})" for c in missing[:6])

@@ -7,8 +7,8 @@ from typing import Any
 
 from kbgraph.errors import ChangeError
 from kbgraph.graph import cypher
-from kbgraph.graph.ops import BARRIER, GraphOp, Statement
-from kbgraph.mapping.columns import REMOVE, UPSERT, Columns, Props, Row, nulls, row_id, state, where_of
+from kbgraph.graph.ops import BARRIER, GraphOp, NodeTouch, RowTouch, Statement
+from kbgraph.mapping.columns import REMOVE, UPSERT, Buckets, Columns, Props, Row, nulls, row_id, state, where_of
 from kbgraph.mapping.compiled import after_view, lenient
 from kbgraph.mapping.model import Options, PropertyRule, check_property_key
 
@@ -57,7 +57,7 @@ class PropertyCompiled:
                 "same", then=self.unset,
             )
 
-    def truncate(self, out: list[list[GraphOp]]) -> None:
+    def truncate(self, out: Buckets) -> None:
         row = {"table": self.table} if not self.as_node else {"prefix": self.name + ":"}
         out[REMOVE].append(GraphOp(self.truncate_stmt, row, BARRIER, "truncate"))
 
@@ -88,7 +88,7 @@ class PropertyCompiled:
             )
         return _PropView(None, owner, {attr + k[5:]: v for k, v in value.items()})
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[ChangeError]) -> None:
+    def translate(self, before: Row | None, after: Row | None, out: Buckets, errors: list[ChangeError]) -> None:
         new = after_view(self.view, after, errors)
         old, _ = lenient(self.view, before)
         if self.as_node:
@@ -104,30 +104,33 @@ class PropertyCompiled:
         if new is not None and new.props:
             self._emit(new.owner, new.props, out)
 
-    def _emit(self, owner: tuple, p: Props, out: list[list[GraphOp]]) -> None:
+    def _emit(self, owner: tuple, p: Props, out: Buckets) -> None:
         if any(v is not None for v in p.values()):
-            ref = ("m", self.owner_label, owner)  # MERGEs the owner: commutes with entity upserts
+            ref = NodeTouch("m", self.owner_label, owner)  # MERGEs the owner: commutes with entity upserts
             out[UPSERT].append(GraphOp(self.set, {"k": list(owner), "p": p}, (ref,), ref))
         else:
-            ref = ("n", self.owner_label, owner)
+            ref = NodeTouch("n", self.owner_label, owner)
             out[REMOVE].append(GraphOp(self.unset, {"k": list(owner), "p": p}, (ref,), ref))
 
     def _node_ops(self, before: Row | None, old: _PropView | None, new: _PropView | None,
-                  out: list[list[GraphOp]]) -> None:
+                  out: Buckets) -> None:
         if old is not None and new is not None and (old.id, old.owner) == (new.id, new.owner):
             self._node_upsert(new, state(_NODE_PROPS, new.props, old.props), out)
             return
         if old is not None:
-            refs = (("p", old.id), ("n", self.owner_label, old.owner))
+            assert old.id is not None  # a property node's view always has its row id
+            refs = (RowTouch("p", old.id), NodeTouch("n", self.owner_label, old.owner))
             out[REMOVE].append(GraphOp(self.unset, {"id": old.id}, refs, refs[0]))
         elif before is not None:
             # the before image names no property node (not in the graph, or did not map): make sure
             # none of its row id is left
             rid = row_id(self.name, self.key_cols, before)
-            out[REMOVE].append(GraphOp(self.unset, {"id": rid}, (("p", rid),), ("p", rid)))
+            touch = RowTouch("p", rid)
+            out[REMOVE].append(GraphOp(self.unset, {"id": rid}, (touch,), touch))
         if new is not None:
             self._node_upsert(new, state(_NODE_PROPS, new.props), out)
 
-    def _node_upsert(self, v: _PropView, p: Props, out: list[list[GraphOp]]) -> None:
-        refs = (("p", v.id), ("m", self.owner_label, v.owner))
+    def _node_upsert(self, v: _PropView, p: Props, out: Buckets) -> None:
+        assert v.id is not None  # a property node's view always has its row id
+        refs = (RowTouch("p", v.id), NodeTouch("m", self.owner_label, v.owner))
         out[UPSERT].append(GraphOp(self.set, {"id": v.id, "k": list(v.owner), "p": p}, refs, refs[0]))

@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from enum import IntEnum
 from typing import Any
 
 import orjson
 
 from kbgraph.errors import ChangeError
+from kbgraph.graph.ops import GraphOp
 from kbgraph.mapping.convert import INT_MAX, INT_MIN, Flattened, compile_converter
 from kbgraph.mapping.model import ColumnRef, FromColumn, Options, column_name
 from kbgraph.mapping.where import compile_where
 
 Row = dict[str, Any]
 Props = dict[str, Any]
-# Buckets of one change's operations, applied in this order.
-REMOVE, REKEY, NODE_DELETE, NODE_UPSERT, UPSERT = range(5)
+
+
+class Phase(IntEnum):
+    """The buckets of one change's operations, applied in this order (each rule appends to
+    ``out[phase]``; the change's operations are the buckets concatenated)."""
+
+    REMOVE = 0  # relationships, attributes and property nodes that go; TRUNCATE of those
+    REKEY = 1  # a node moves to its new key (stub merge, cascades)
+    NODE_DELETE = 2  # a node the row no longer maps to is stripped to a stub; TRUNCATE of entities
+    NODE_UPSERT = 3  # entity nodes created or filled
+    UPSERT = 4  # relationships, attributes and property nodes set; JSON leaves pruned
+
+
+# the members by name, as the rules index their buckets with them (module globals: the hot path)
+REMOVE, REKEY, NODE_DELETE, NODE_UPSERT, UPSERT = Phase
+PHASES = range(len(Phase))
+Buckets = list[list[GraphOp]]  # one list of graph operations per Phase
+
+
+def buckets() -> Buckets:
+    """An empty list of operations per phase."""
+    return [[] for _ in PHASES]
 
 
 def _always(row: Row) -> bool:

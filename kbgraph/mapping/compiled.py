@@ -17,13 +17,14 @@ from typing import Any
 
 from kbgraph.errors import ChangeError
 from kbgraph.graph import cypher
-from kbgraph.graph.ops import BARRIER, GraphOp, Statement
+from kbgraph.graph.ops import BARRIER, GraphOp, NodeHow, NodeTouch, RowTouch, Statement, Touch
 from kbgraph.mapping.columns import (
     NODE_DELETE,
     NODE_UPSERT,
     REKEY,
     REMOVE,
     UPSERT,
+    Buckets,
     Chooser,
     Columns,
     Props,
@@ -86,7 +87,7 @@ class EntityCompiled:
             "same", then=self.delete,
         )
 
-    def truncate(self, out: list[list[GraphOp]]) -> None:
+    def truncate(self, out: Buckets) -> None:
         out[NODE_DELETE].append(GraphOp(self.truncate_stmt, {"table": self.table}, BARRIER, "truncate"))
 
     @property
@@ -107,7 +108,7 @@ class EntityCompiled:
             raise ChangeError(f"rule {self.name!r}: a key column of {self.keys.columns} is NULL", kind="null_key")
         return key
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[ChangeError]) -> None:
+    def translate(self, before: Row | None, after: Row | None, out: Buckets, errors: list[ChangeError]) -> None:
         new = after_view(self.view, after, errors)  # the before image only says what to take away
         old, known = lenient(self.view, before)
         k_old = lenient(self.key_of, before)[0] if before is not None else None
@@ -117,7 +118,7 @@ class EntityCompiled:
             # A key change moves the node, whether or not the row passes the filter: the node may
             # be a stub that rows referencing this key (which follow it, like ON UPDATE CASCADE) keep.
             assert k_old is not None and k_new is not None and before is not None and after is not None
-            refs = (("n", self.label, k_old), ("n", self.label, k_new))
+            refs = (NodeTouch("n", self.label, k_old), NodeTouch("n", self.label, k_new))
             for stmt in self.rekey_steps:
                 out[REKEY].append(GraphOp(stmt, {"o": list(k_old), "n": list(k_new)}, refs, None))
             for c in self.cascades:
@@ -127,18 +128,18 @@ class EntityCompiled:
             if old is not None:
                 old.key = k_new
         if new is not None:
-            ref = ("u", self.label, new.key)
+            ref = NodeTouch("u", self.label, new.key)
             p = state(self.props.names, new.props, old.props if old is not None else None)
             out[NODE_UPSERT].append(GraphOp(self.upserts[new.label], {"k": list(new.key), "p": p}, (ref,), ref))
         elif before is not None and k_new is not None:
             # the row is not (or no longer) in the graph: make sure its node is at most a stub
-            ref = ("n", self.label, k_new)
+            ref = NodeTouch("n", self.label, k_new)
             p = state(self.props.names, {}, old.props if old is not None else None)
             out[NODE_DELETE].append(GraphOp(self.delete, {"k": list(k_new), "p": p}, (ref,), ref))
         if (not known or rekeyed) and k_new is not None and self.props.names:
             # the before image did not map, or two nodes were merged: which flattened JSON leaves
             # the node holds is not known from the images
-            ref = ("n", self.label, k_new)
+            ref = NodeTouch("n", self.label, k_new)
             keep = list(new.props) if new is not None else []
             out[UPSERT].append(GraphOp(self.prune, {"k": list(k_new), "keep": keep}, (ref,), None))
 
@@ -217,7 +218,7 @@ class RelationCompiled:
             for t in types
         ]
 
-    def truncate(self, out: list[list[GraphOp]]) -> None:
+    def truncate(self, out: Buckets) -> None:
         for stmt in self.truncates:
             out[REMOVE].append(GraphOp(stmt, {"prefix": self.name + ":"}, BARRIER, "truncate"))
 
@@ -243,7 +244,7 @@ class RelationCompiled:
             return None
         return _EdgeView(row_id(self.name, self.key_cols, row), rtype, f, t, self.props.props(row))
 
-    def translate(self, before: Row | None, after: Row | None, out: list[list[GraphOp]], errors: list[ChangeError]) -> None:
+    def translate(self, before: Row | None, after: Row | None, out: Buckets, errors: list[ChangeError]) -> None:
         new = after_view(self.view, after, errors)
         old, _ = lenient(self.view, before)
         if old is not None and new is not None and (old.id, old.type, old.f, old.t) == (new.id, new.type, new.f, new.t):
@@ -257,19 +258,20 @@ class RelationCompiled:
             # did not map): make sure none of its row id is left, wherever it is
             rid = self._id(before)
             for stmt in self.deletes.values():
-                out[REMOVE].append(GraphOp(stmt, {"id": rid}, (("e", rid),), ("e", rid)))
+                touch = RowTouch("e", rid)
+                out[REMOVE].append(GraphOp(stmt, {"id": rid}, (touch,), touch))
         if new is not None:
             self._upsert(new, state(self.props.names, new.props), out)
 
     def _id(self, row: Row) -> str:
         return row_id(self.name, self.key_cols, row)
 
-    def _upsert(self, v: _EdgeView, p: Props, out: list[list[GraphOp]]) -> None:
+    def _upsert(self, v: _EdgeView, p: Props, out: Buckets) -> None:
         row = {"id": v.id, "f": list(v.f), "t": list(v.t), "p": p}
         refs = self._refs(v, True)
         out[UPSERT].append(GraphOp(self.upserts[v.type], row, refs, refs[0]))
 
-    def _refs(self, v: _EdgeView, merge: bool = False) -> tuple:
+    def _refs(self, v: _EdgeView, merge: bool = False) -> tuple[Touch, ...]:
         """Elements touched; an upsert only MERGEs its endpoints ("m": commutes with entity upserts)."""
-        kind = "m" if merge else "n"
-        return (("e", v.id), (kind, self.f_label, v.f), (kind, self.t_label, v.t))
+        how: NodeHow = "m" if merge else "n"
+        return (RowTouch("e", v.id), NodeTouch(how, self.f_label, v.f), NodeTouch(how, self.t_label, v.t))

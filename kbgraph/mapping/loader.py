@@ -307,8 +307,8 @@ def _expand(paths: Sequence[str | Path], problems: list[str]) -> list[Path]:
     seen: set[Path] = set()
     if not paths:
         problems.append("no mapping files given")
-    for p in paths:
-        p = Path(p)
+    for given in paths:
+        p = Path(given)
         if p.is_dir():
             found = sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
             if not found:

@@ -10,7 +10,7 @@ endpoint keys matching the target label's key, columns of a known source table) 
 from __future__ import annotations
 
 import re
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -80,7 +80,7 @@ class Column(_Strict):
     )
 
 
-ColumnRef = Union[str, Column]
+ColumnRef = str | Column
 
 
 def column_name(ref: ColumnRef) -> str:

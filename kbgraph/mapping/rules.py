@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError, MappingError
 from kbgraph.graph import cypher
+from kbgraph.graph.constraints import Constraint
 from kbgraph.graph.cypher import CHECKPOINT_LABEL, ROW_ID
 from kbgraph.graph.ops import GraphOp, Statement
 from kbgraph.mapping.attributes import PropertyCompiled
-from kbgraph.mapping.columns import Columns, cascade_id
+from kbgraph.mapping.columns import Columns, buckets, cascade_id
 from kbgraph.mapping.compiled import Cascade, EntityCompiled, RelationCompiled
 from kbgraph.mapping.model import column_name
 
@@ -20,20 +20,6 @@ if TYPE_CHECKING:
     from kbgraph.mapping.loader import LoadedFile
 
 TableId = tuple[str | None, str]
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """A uniqueness constraint (node) or a range index (relationship) the mappings rely on."""
-
-    kind: str  # "node-unique" | "rel-index"
-    label: str
-    props: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        prefix = "kb_key" if self.kind == "node-unique" else "kb_rel"
-        return "_".join([prefix, self.label, *self.props]).replace(".", "_")
 
 
 Rule = EntityCompiled | RelationCompiled | PropertyCompiled
@@ -45,7 +31,7 @@ def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
     Raises ChangeError when the after image does not map; its ``ops`` then treat the row as not in
     the graph (so a key change still moves the node and the old state goes).
     """
-    out: list[list[GraphOp]] = [[], [], [], [], []]
+    out = buckets()
     if change.op == "truncate":
         for rule in rules:
             rule.truncate(out)

@@ -216,8 +216,8 @@ class SnapshotSource(BaseSource):
         while True:
             sql, args = select, ()
             if after is not None:
-                sql += " WHERE " + _after_clause(quoted_keys)
-                args = tuple(_after_args(after))
+                sql += " WHERE " + after_clause(quoted_keys)
+                args = tuple(after_args(after))
             with db.cursor() as cur:
                 cur.execute(sql + order, args)
                 rows = cur.fetchall()
@@ -257,7 +257,7 @@ class _RowsPerSecond(ProgressColumn):
         return Text(f"{task.speed or 0:>9,.0f} rows/s")
 
 
-def _after_clause(keys: list[str]) -> str:
+def after_clause(keys: list[str]) -> str:
     """Rows after a key in key order: (a > ?) OR (a = ? AND b > ?) OR ..."""
     parts = []
     for i in range(len(keys)):
@@ -266,7 +266,7 @@ def _after_clause(keys: list[str]) -> str:
     return "(" + " OR ".join(parts) + ")"
 
 
-def _after_args(after: list[Any]) -> list[Any]:
+def after_args(after: list[Any]) -> list[Any]:
     out: list[Any] = []
     for i in range(len(after)):
         out.extend(after[: i + 1])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kbgraph.graph.batch import plan_groups
-from kbgraph.graph.ops import BARRIER, GraphOp, Statement
+from kbgraph.graph.ops import BARRIER, BarrierTouch, GraphOp, NodeTouch, RowTouch, Statement
 
 UPSERT = Statement("upsert", "…", "merge")
 DELETE = Statement("delete", "…", "same")
@@ -11,17 +11,17 @@ REKEY = Statement("rekey", "…", "none")
 
 
 def up(k, **p):
-    ref = ("n", "L", (k,))
+    ref = NodeTouch("n", "L", (k,))
     return GraphOp(UPSERT, {"k": [k], "p": p}, (ref,), ref)
 
 
 def dele(k):
-    ref = ("n", "L", (k,))
+    ref = NodeTouch("n", "L", (k,))
     return GraphOp(DELETE, {"k": [k]}, (ref,), ref)
 
 
 def rekey(a, b):
-    return GraphOp(REKEY, {"o": [a], "n": [b]}, (("n", "L", (a,)), ("n", "L", (b,))), None)
+    return GraphOp(REKEY, {"o": [a], "n": [b]}, (NodeTouch("n", "L", (a,)), NodeTouch("n", "L", (b,))), None)
 
 
 def shape(groups):
@@ -67,17 +67,17 @@ NODE_DELETE = Statement("node delete", "…", "merge")
 
 
 def fill(k):
-    ref = ("u", "L", (k,))
+    ref = NodeTouch("u", "L", (k,))
     return GraphOp(UPSERT, {"k": [k], "p": {}}, (ref,), ref)
 
 
 def edge(i, a, b):
-    refs = (("e", i), ("m", "L", (a,)), ("m", "L", (b,)))
+    refs = (RowTouch("e", i), NodeTouch("m", "L", (a,)), NodeTouch("m", "L", (b,)))
     return GraphOp(EDGE, {"id": i}, refs, refs[0])
 
 
 def node_delete(k):
-    ref = ("n", "L", (k,))
+    ref = NodeTouch("n", "L", (k,))
     return GraphOp(NODE_DELETE, {"k": [k]}, (ref,), ref)
 
 
@@ -90,6 +90,30 @@ def test_entity_upserts_and_endpoint_merges_commute_so_a_bulk_load_is_two_statem
 def test_a_delete_between_them_still_orders_both():
     ops = [edge("r1", 1, 2), node_delete(1), fill(1)]
     assert [name for name, _ in shape(plan_groups(ops))] == ["edge upsert", "node delete", "upsert"]
+
+
+def test_touches_are_tagged_tuples_the_batcher_reads_by_position():
+    node = NodeTouch("u", "L", (1,))
+    assert (node[0], node[1:]) == ("u", ("L", (1,)))
+    assert node[1:] == NodeTouch("m", "L", (1,))[1:]  # one node, however it is touched
+    assert RowTouch("e", "r:[1]") != RowTouch("p", "r:[1]")  # a relationship and a property node
+    assert len({NodeTouch("n", "L", (1,)), NodeTouch("n", "L", (1,))}) == 1
+    assert BARRIER == (BarrierTouch(),) and BARRIER[0] not in {node, RowTouch("e", "*")}
+
+
+def test_a_truncate_keeps_its_place_among_operations_on_other_keys():
+    truncate = GraphOp(Statement("truncate", "…", "same"), {"table": "t"}, BARRIER, "truncate")
+    ops = [up(1, a=1), truncate, up(2, a=2), up(1, a=3)]
+    placed: list[int] = []
+    plan_groups(ops, placed)
+    assert placed[0] < placed[1] < placed[2] == placed[3]
+
+
+def test_phases_order_the_buckets_of_one_change():
+    from kbgraph.mapping.columns import PHASES, Phase, buckets
+
+    assert [p.name for p in sorted(Phase)] == ["REMOVE", "REKEY", "NODE_DELETE", "NODE_UPSERT", "UPSERT"]
+    assert list(PHASES) == [int(p) for p in Phase] and len(buckets()) == len(Phase)
 
 
 # -- the invariant, on the operations of random workloads ------------------------------------------

@@ -103,7 +103,7 @@ def test_the_graph_target_comes_from_the_graph_spec_alone() -> None:
 
 def test_verify_picks_its_rows_through_the_registry(tmp_path: Path) -> None:
     from kbgraph.errors import KbgraphError, SourceError
-    from kbgraph.sources.registry import current_rows
+    from kbgraph.verify.source_rows import current_rows
 
     with pytest.raises(KbgraphError, match="verify reads rows from 'snapshot' or 'jsonl', not 'kafka'"):
         current_rows("kafka", Settings(), None)

@@ -10,8 +10,7 @@ from neo4j import time as ntime
 from kbgraph.errors import ChangeError
 from kbgraph.mapping.columns import Columns, stored
 from kbgraph.mapping.model import Column, Options
-from kbgraph.verify_checks import owned_by, split_id
-from kbgraph.verify_diff import (
+from kbgraph.verify.differences import (
     ABSENT,
     DIFFERS,
     EXTRA,
@@ -23,7 +22,9 @@ from kbgraph.verify_diff import (
     name_of,
     still_there,
 )
-from kbgraph.verify_run import Settle, VerifyOptions
+from kbgraph.verify.extras import split_id
+from kbgraph.verify.row_checks import owned_by
+from kbgraph.verify.verifier import Settle, VerifyOptions
 
 
 def test_a_differing_property_names_both_values():

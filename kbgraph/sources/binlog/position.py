@@ -87,7 +87,7 @@ class MysqlGtidState:
 
         try:
             self._set = GtidSet(text.replace("\n", "") or None)
-        except Exception as exc:  # the library raises ValueError / AttributeError on junk
+        except Exception as exc:  # noqa: BLE001 - the library raises ValueError, AttributeError, ... on junk
             raise SourceError(f"GTID set {text!r} is not MySQL's uuid:interval form ({exc})") from None
 
     def add(self, gtid: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from typing import Any
 
 _NUMBERED = re.compile(r"(.*?)(\d+)$")
@@ -50,12 +51,10 @@ def source_block(value: bytes | None) -> dict[str, Any] | None:
     if at >= 0:
         at += 9
     else:
-        m = None
-        for m in _SOURCE.finditer(value):
-            pass
-        if m is None:
+        last = deque(_SOURCE.finditer(value), maxlen=1)  # the last match, without a list of them all
+        if not last:
             return None
-        at = m.end() - 1
+        at = last[0].end() - 1
     try:
         src, _ = _DECODER.raw_decode(value[at:].decode("utf-8", "replace"))
     except ValueError:

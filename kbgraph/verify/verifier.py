@@ -32,9 +32,10 @@ from kbgraph.graph.cypher import CHECKPOINT_LABEL, ROW_ID, esc
 from kbgraph.mapping.attributes import PropertyCompiled
 from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
 from kbgraph.sink.writer import GraphWriter, Item
-from kbgraph.verify_checks import Graph, IdCheck, LabelCheck, check_rows, describe, scan_ids, scan_nodes
-from kbgraph.verify_diff import Difference, Report, RuleTotals, still_there
-from kbgraph.verify_rows import Row, TableId
+from kbgraph.verify.differences import Difference, Report, RuleTotals, still_there
+from kbgraph.verify.extras import IdCheck, LabelCheck, scan_ids, scan_nodes
+from kbgraph.verify.row_checks import Graph, check_rows, describe
+from kbgraph.verify.source_rows import Row, TableId
 
 # the writer runs this instead of moving a checkpoint: a repair is not a step of any stream
 _NO_CHECKPOINT = "RETURN $count AS repaired"
@@ -112,10 +113,10 @@ class Verifier:
         for schema, rule in self.by_rule:
             for tid in self.rows.concrete(schema, rule.table):
                 self._rows_of(rule, tid)
-        for name, check, key in self._label_checks():
-            self._nodes_of(name, check, key)
-        for name, check in self._id_checks():
-            self._ids_of(name, check)
+        for name, label_check, key in self._label_checks():
+            self._nodes_of(name, label_check, key)
+        for name, id_check in self._id_checks():
+            self._ids_of(name, id_check)
         return self.report
 
     def _rows_of(self, rule: Any, tid: TableId) -> None:

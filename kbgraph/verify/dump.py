@@ -7,11 +7,13 @@ Nodes are compared by labels and properties, relationships by type, properties a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import neo4j
+import neo4j.time
 import orjson
 
 from kbgraph.graph.cypher import CHECKPOINT_LABEL, DEAD_LETTER_LABEL
@@ -33,11 +35,10 @@ def canonical(obj: Any) -> str:
 
 @dataclass
 class GraphDump:
+    """Equal when both counters are (the dataclass ``__eq__``); not hashable, as it is mutable."""
+
     nodes: Counter[str]
     relationships: Counter[str]
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, GraphDump) and self.nodes == other.nodes and self.relationships == other.relationships
 
     def summary(self) -> str:
         return f"{sum(self.nodes.values())} nodes, {sum(self.relationships.values())} relationships"
@@ -97,3 +98,16 @@ def reset_graph(driver: neo4j.Driver, database: str, chunk: int = 5000) -> int:
         total += deleted
         if deleted == 0:
             return total
+
+
+def graph_value(v: Any) -> Any:
+    """A Python value as the driver would hand it back (so both sides print alike)."""
+    if isinstance(v, dt.datetime):
+        return neo4j.time.DateTime.from_native(v)
+    if isinstance(v, dt.date):
+        return neo4j.time.Date.from_native(v)
+    if isinstance(v, dt.time):
+        return neo4j.time.Time.from_native(v)
+    if isinstance(v, (list, tuple)):
+        return [graph_value(x) for x in v]
+    return v

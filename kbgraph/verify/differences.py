@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kbgraph.expected import _graph_value
-from kbgraph.verify import plain
+from kbgraph.verify.dump import graph_value, plain
 
 MISSING, EXTRA, DIFFERS = "missing", "extra", "differs"
 ABSENT = object()  # a property one side does not have
@@ -22,7 +21,7 @@ ABSENT = object()  # a property one side does not have
 
 def comparable(v: Any) -> Any:
     """A value as the graph hands it back, in a form that compares and prints alike on both sides."""
-    return plain(_graph_value(v))
+    return plain(graph_value(v))
 
 
 def show(v: Any) -> str:

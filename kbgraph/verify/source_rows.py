@@ -10,21 +10,26 @@ re-check waits for the checkpoint to stand still instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pymysql
 
-from kbgraph.errors import SourceError
+from kbgraph.errors import KbgraphError, SourceError
 from kbgraph.sources.binlog import server
 from kbgraph.sources.binlog.decode import select_expression, snapshot_fixes, table_columns
 from kbgraph.sources.binlog.errors import mysql_error_line
 from kbgraph.sources.binlog.server import quote_ident
 from kbgraph.sources.binlog.tables import MappedTables
-from kbgraph.sources.snapshot import SnapshotSource, _after_args, _after_clause
+from kbgraph.sources.snapshot import SnapshotSource, after_args, after_clause
+
+if TYPE_CHECKING:
+    from kbgraph.mapping.rules import Mapping
+    from kbgraph.settings import BinlogSettings, JsonlSettings, Settings
 
 Row = dict[str, Any]
 TableId = tuple[str, str]
@@ -99,8 +104,8 @@ class SqlRows:
         while True:
             sql, args = select, ()
             if after is not None:
-                sql += " WHERE " + _after_clause(quoted)
-                args = tuple(_after_args(after))
+                sql += " WHERE " + after_clause(quoted)
+                args = tuple(after_args(after))
             rows = self._run(tid, sql + order, args)
             if not rows:
                 return
@@ -114,10 +119,10 @@ class SqlRows:
         """The rows of one chunk's key range again (after, last]."""
         _, keys, select, _ = self._table(tid)
         quoted = [quote_ident(k) for k in keys]
-        conds, args = [f"NOT {_after_clause(quoted)}"], list(_after_args(last))
+        conds, args = [f"NOT {after_clause(quoted)}"], list(after_args(last))
         if after is not None:
-            conds.append(_after_clause(quoted))
-            args += _after_args(after)
+            conds.append(after_clause(quoted))
+            args += after_args(after)
         return self._run(tid, f"{select} WHERE {' AND '.join(conds)} ORDER BY {', '.join(quoted)}", tuple(args))
 
     def lookup(self, tid: TableId, cols: list[str], keys: list[tuple[Any, ...]]) -> list[Row]:
@@ -142,10 +147,8 @@ class SqlRows:
             return None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(pymysql.err.Error):  # already closed
             self.db.close()
-        except Exception:  # already closed
-            pass
 
 
 class FileRows:
@@ -196,3 +199,29 @@ class FileRows:
 def _loose(v: Any) -> Any:
     """A key value as text, so a graph key matches the file's value of another JSON type ("7" and 7)."""
     return None if v is None else str(v)
+
+
+# ---------------------------------------------------------------- which reader, per --source
+
+def _sql_rows(settings: BinlogSettings, mapping: Mapping) -> SqlRows:
+    if settings.mysql_url is None:
+        raise SourceError("verify needs mysql_url (KBGRAPH_MYSQL_URL=mysql://user:password@host:3306)")
+    return SqlRows(server.ConnInfo.from_url(settings.mysql_url.get_secret_value()), mapping)
+
+
+def _file_rows(settings: JsonlSettings, mapping: Mapping) -> FileRows:
+    if settings.changes is None:
+        raise SourceError("verify --source jsonl needs --changes FILE")
+    return FileRows(Path(settings.changes))
+
+
+CURRENT_ROWS: dict[str, Callable[[Settings, Mapping], FileRows | SqlRows]] = {"snapshot": _sql_rows, "jsonl": _file_rows}
+
+
+def current_rows(name: str, settings: Settings, mapping: Mapping) -> FileRows | SqlRows:
+    """The reader of the rows ``verify --source NAME`` compares the graph with (the caller closes it)."""
+    try:
+        build = CURRENT_ROWS[name]
+    except KeyError:
+        raise KbgraphError(f"verify reads rows from {' or '.join(map(repr, CURRENT_ROWS))}, not {name!r}") from None
+    return build(settings, mapping)
