@@ -11,7 +11,7 @@ from kbgraph.sources.binlog.errors import mysql_error_line, stream_error
 from kbgraph.sources.binlog.position import MariaGtidState, MysqlGtidState, Position
 from kbgraph.sources.binlog.server import ConnInfo
 from kbgraph.sources.binlog.tables import MappedTables
-from kbgraph.sources.snapshot import _after_args, _after_clause, decode_key, encode_key
+from kbgraph.sources.snapshot import after_args, after_clause, decode_key, encode_key
 
 
 def test_position_round_trip() -> None:
@@ -98,5 +98,5 @@ def test_mapped_tables_filters() -> None:
 def test_snapshot_key_codec_and_keyset_clause() -> None:
     key = [1, "x", b"\x00\xff"]
     assert decode_key(encode_key(key)) == key
-    assert _after_clause(["`a`", "`b`"]) == "((`a` > %s) OR (`a` = %s AND `b` > %s))"
-    assert _after_args([1, 2]) == [1, 1, 2]
+    assert after_clause(["`a`", "`b`"]) == "((`a` > %s) OR (`a` = %s AND `b` > %s))"
+    assert after_args([1, 2]) == [1, 1, 2]
