@@ -20,7 +20,7 @@ from kbgraph.pipeline import Pipeline
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.tables import MappedTables
 from kbgraph.sources.snapshot import SnapshotSource
-from tests.integration.binlog_support import (
+from tests.support.binlog import (
     compile_yaml,
     conn_info,
     position_now,
@@ -248,7 +248,7 @@ def test_kafka_stops_when_no_first_record_of_a_table_has_a_mapped_column(kafka_b
     import uuid
 
     from kbgraph.sources.kafka import KafkaSource
-    from tests.integration.kafka_support import FAST_GROUP, create_topic, produce
+    from tests.support.kafka import FAST_GROUP, create_topic, produce
 
     topic = f"gaps-cols-{uuid.uuid4().hex[:8]}"
     create_topic(kafka_bootstrap, topic)

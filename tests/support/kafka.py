@@ -1,4 +1,4 @@
-"""Helpers of the Kafka integration tests (not a test module).
+"""Kafka integration test helpers: a workload on mappings/kb.yaml, its records per format, topics, runs.
 
 ``KbWorkload`` plays inserts, updates, deletes and a primary-key change on the tables of
 ``mappings/kb.yaml`` and remembers the final rows; ``encode`` writes each change as a record of a

@@ -1,4 +1,4 @@
-"""Helpers of the binlog / snapshot integration tests (not a test module)."""
+"""Binlog and snapshot helpers of the integration tests: SQL, positions, a binlog source, runs into the graph."""
 
 from __future__ import annotations
 
