@@ -214,7 +214,7 @@ def test_interrupted_snapshot_resumes_after_its_last_chunk(mysql_url, mysql_db, 
         sync_into(mysql_url, mapping, target, "resume")
     sql(mysql_url, "UPDATE entity SET name = 'meanwhile' WHERE id IN (1, 399)",
         "INSERT INTO relation VALUES (1000, 1, 'LOCATED_IN', 2, NULL)", db=mysql_db)
-    stats, again = snapshot_into(mysql_url, mapping, target, "resume", chunk=20, batch_size=20)
+    _, again = snapshot_into(mysql_url, mapping, target, "resume", chunk=20, batch_size=20)
     assert again.rows < 601 - first.counts.changes + 20  # resumed: did not read everything again
     assert read_checkpoint(graph, target.database, "resume")["snapshot"]["done"] is True
     assert read_checkpoint(graph, target.database, "resume")["pos"] == cp["pos"]  # streams from the first view

@@ -35,7 +35,7 @@ def test_random_schemas_and_workloads_converge(graph, graph_server, tmp_path):
         problem = check_case(seed, steps, graph, graph_server, tmp_path)
         if problem is None:
             continue
-        small = shrink(steps, lambda s: check_case(seed, s, graph, graph_server, tmp_path) is not None)
+        small = shrink(steps, lambda s, seed=seed: check_case(seed, s, graph, graph_server, tmp_path) is not None)
         failures.append(f"seed {seed}, minimal steps {small}:\n{check_case(seed, small, graph, graph_server, tmp_path)}")
         if len(failures) >= 3:
             break

@@ -417,7 +417,7 @@ def check_case(seed: int, steps: list[Step], graph: Any, server: Any, tmp_path: 
     r = random.Random(seed)
     batch = r.choice([2, 3, 7, 50, 1000])
     twice = doubled(db.changes, r)
-    runs = [("batch %d" % batch, batch, db.changes), ("transactions delivered twice", batch, twice)]
+    runs = [(f"batch {batch}", batch, db.changes), ("transactions delivered twice", batch, twice)]
     if batch_one:
         runs.append(("batch 1", 1, db.changes))
     for what, size, changes in runs:

@@ -72,10 +72,10 @@ class OwnMariaDB:
             try:
                 mysql_connect(self.url).close()
                 return self
-            except pymysql.err.MySQLError:
+            except pymysql.err.MySQLError as e:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"mariadbd did not answer on port {self.port} within {timeout:.0f} s: {self._tail()}")
+                    raise RuntimeError(f"mariadbd did not answer on port {self.port} within {timeout:.0f} s: {self._tail()}") from e
                 time.sleep(0.1)
 
     def stop(self, timeout: float = 60) -> None:
