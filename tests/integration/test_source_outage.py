@@ -151,13 +151,13 @@ def test_sync_waits_for_a_restarted_mariadb_and_carries_on(own_mariadb, graph, g
 
 @pytest.fixture
 def cut_broker(tmp_path_factory):
-    from kbgraph.embedded import _free_port
+    from tests.support.processes import free_port
     from tests.support.tansu import Tansu
     from tests.support.tcp_cut import TcpCut
 
     if os.environ.get("KBGRAPH_TEST_KAFKA"):
         pytest.skip("KBGRAPH_TEST_KAFKA names an external broker; an outage test cannot restart someone else's broker")
-    relay_port = _free_port()
+    relay_port = free_port()
     broker = Tansu(tmp_path_factory.mktemp("tansu-outage"), advertised_port=relay_port).start()
     relay = TcpCut(("127.0.0.1", broker.port), relay_port).restore()
     try:
