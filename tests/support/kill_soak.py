@@ -36,7 +36,7 @@ from kbgraph.verify import GraphDump, dump_graph, reset_graph
 from tests.support.cli import KBGRAPH, cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
-KB_MAPPING = ROOT / "tests" / "kb_mapping.yaml"  # the mapping of tests/workload.py
+KB_MAPPING = ROOT / "tests" / "kb_mapping.yaml"  # the mapping of tests/support/change_workload.py
 FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}  # Tansu joins take session_timeout/2
 DEADLINE_S = 120.0  # a run that commits nothing this long after its start fails the soak
 
