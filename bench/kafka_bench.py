@@ -38,7 +38,7 @@ from kbgraph.pipeline import Pipeline
 from kbgraph.sink.target import GraphTarget
 from kbgraph.sources import StandaloneContext
 from kbgraph.sources.kafka import KafkaSource
-from tests.integration.kafka_support import (
+from tests.support.kafka import (
     FAST_GROUP,
     KB_MAPPING,
     _plain_row,

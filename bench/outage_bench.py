@@ -32,7 +32,7 @@ from kbgraph.pipeline import Pipeline, RunStats
 from kbgraph.sink.target import GraphTarget
 from kbgraph.sources.memory import ListSource, rows_as_inserts
 from kbgraph.verify import dump_graph
-from tests.workload import Workload
+from tests.support.change_workload import Workload
 
 
 def main() -> None:

@@ -30,7 +30,8 @@ import neo4j
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from tests.support.graph import start_graph_server
-from tests.support.oracle import build, check_case, random_steps, shrink
+from tests.support.oracle import build, random_steps, shrink
+from tests.support.oracle_run import check_case
 
 
 def main() -> None:

@@ -13,21 +13,21 @@ feature as the marker's argument, e.g. ``@pytest.mark.needs_neo4j("multiple data
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-# test files import helpers as ``from tests.support.mysql import mysql_connect``: put the repo root
-# on the path, whichever way pytest was started (``pytest``, ``python -m pytest``, from any folder)
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
+# ``from tests.support…`` works because pyproject.toml's ``pythonpath = ["."]`` puts the repo root on the
+# path, whichever way pytest was started (``pytest``, ``python -m pytest``, from any folder)
 from tests.support.mysql import FIX as MYSQL_FIX
 from tests.support.mysql import binlog_problems, mysql_connect, mysql_test_url, redact
+
+if TYPE_CHECKING:  # importing these eagerly would slow unit-test runs
+    import neo4j
+
+    from tests.support.graph import GraphServer
 
 KAFKA_ENV = "KBGRAPH_TEST_KAFKA"
 
@@ -160,8 +160,3 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         broker.stop()
 
-
-if False:  # for type checkers only; importing these eagerly would slow unit-test runs
-    import neo4j
-
-    from tests.support.graph import GraphServer

@@ -8,10 +8,10 @@ import pytest
 
 from kbgraph.graph.schema import apply_schema
 from kbgraph.verify import dump_graph
-from tests.integration.binlog_support import scratch_dump, snapshot_into, sync_into, target_of
-from tests.integration.binlog_workload import SqlWorkload
-from tests.integration.test_binlog_e2e import kb_setup
+from tests.support.binlog import scratch_dump, snapshot_into, sync_into, target_of
+from tests.support.kb_sql import kb_setup
 from tests.support.mysql import mysql_connect
+from tests.support.sql_workload import SqlWorkload
 
 pytestmark = pytest.mark.integration
 SEEDS = range(10)

@@ -16,7 +16,7 @@ from kbgraph.graph.schema import apply_schema
 from kbgraph.pipeline import Pipeline
 from kbgraph.sources.snapshot import SnapshotSource
 from kbgraph.verify import dump_graph
-from tests.integration.binlog_support import (
+from tests.support.binlog import (
     MappedTables,
     compile_yaml,
     conn_info,
@@ -26,6 +26,7 @@ from tests.integration.binlog_support import (
     sync_into,
     target_of,
 )
+from tests.support.kb_sql import kb_fill, kb_setup
 from tests.support.mysql import mysql_connect
 
 pytestmark = pytest.mark.integration
@@ -100,19 +101,10 @@ def test_types_arrive_as_graph_properties(mysql_url, mysql_db, graph, graph_serv
     assert streamed == scratch_dump(mysql_url, mapping, target, graph), streamed.diff(scratch_dump(mysql_url, mapping, target, graph))
 
 
-from tests.support.kb_sql import KB_DDL, KB_MAPPING, kb_setup  # noqa: F401  (here for the tests that import them)
-
-
-def _fill(url, db, n):
-    rows = ",".join(f"({i}, 'Person', 'e{i}', NULL, '{{\"a\": {i}}}', '{i}.50', 0, {max(1, i - 1)})" for i in range(1, n + 1))
-    rels = ",".join(f"({i}, {i}, 'WORKS_AT', {n + 1 - i}, 1.0)" for i in range(1, n + 1))
-    sql(url, f"INSERT INTO entity VALUES {rows}", f"INSERT INTO relation VALUES {rels}", db=db)
-
-
 def test_truncate_deletes_the_tables_graph_elements(mysql_url, mysql_db, graph, graph_server, tmp_path):
     mapping = kb_setup(mysql_url, mysql_db, tmp_path)
     target = _prepare(graph, graph_server, mapping)
-    _fill(mysql_url, mysql_db, 20)
+    kb_fill(mysql_url, mysql_db, 20)
     sql(mysql_url, "INSERT INTO alias VALUES (1, 3, 'en', 'three'), (2, 4, 'zh', '四')", db=mysql_db)
     snapshot_into(mysql_url, mapping, target, "trunc")
     sql(mysql_url, "TRUNCATE TABLE alias", "INSERT INTO alias VALUES (5, 7, 'en', 'seven')", "DELETE FROM relation",
@@ -129,7 +121,7 @@ def test_truncate_deletes_the_tables_graph_elements(mysql_url, mysql_db, graph, 
 def test_ddl_on_a_mapped_table_stops_at_the_checkpoint(mysql_url, mysql_db, graph, graph_server, tmp_path):
     mapping = kb_setup(mysql_url, mysql_db, tmp_path)
     target = _prepare(graph, graph_server, mapping)
-    _fill(mysql_url, mysql_db, 5)
+    kb_fill(mysql_url, mysql_db, 5)
     snapshot_into(mysql_url, mapping, target, "ddl")
     sql(mysql_url, "UPDATE entity SET name = 'before ddl' WHERE id = 1", "ALTER TABLE entity DROP COLUMN born_on",
         "UPDATE entity SET name = 'after ddl' WHERE id = 2", db=mysql_db)
@@ -187,7 +179,7 @@ class Writer(threading.Thread):
 def test_snapshot_under_a_concurrent_writer_then_sync(mysql_url, mysql_db, graph, graph_server, tmp_path):
     mapping = kb_setup(mysql_url, mysql_db, tmp_path)
     target = _prepare(graph, graph_server, mapping)
-    _fill(mysql_url, mysql_db, 400)
+    kb_fill(mysql_url, mysql_db, 400)
     writer = Writer(mysql_url, mysql_db, 7)
     writer.start()
     try:
@@ -210,7 +202,7 @@ def test_snapshot_under_a_concurrent_writer_then_sync(mysql_url, mysql_db, graph
 def test_interrupted_snapshot_resumes_after_its_last_chunk(mysql_url, mysql_db, graph, graph_server, tmp_path):
     mapping = kb_setup(mysql_url, mysql_db, tmp_path)
     target = _prepare(graph, graph_server, mapping)
-    _fill(mysql_url, mysql_db, 300)
+    kb_fill(mysql_url, mysql_db, 300)
     src = SnapshotSource(conn_info(mysql_url), MappedTables.from_mapping(mapping), chunk=20)
     run = Pipeline(mapping, target, name="resume", batch_size=20, flush_ms=10_000, queue_size=1)
     run.progress = lambda stats: run.stop() if stats.counts.changes >= 200 else None
@@ -222,7 +214,7 @@ def test_interrupted_snapshot_resumes_after_its_last_chunk(mysql_url, mysql_db, 
         sync_into(mysql_url, mapping, target, "resume")
     sql(mysql_url, "UPDATE entity SET name = 'meanwhile' WHERE id IN (1, 399)",
         "INSERT INTO relation VALUES (1000, 1, 'LOCATED_IN', 2, NULL)", db=mysql_db)
-    stats, again = snapshot_into(mysql_url, mapping, target, "resume", chunk=20, batch_size=20)
+    _, again = snapshot_into(mysql_url, mapping, target, "resume", chunk=20, batch_size=20)
     assert again.rows < 601 - first.counts.changes + 20  # resumed: did not read everything again
     assert read_checkpoint(graph, target.database, "resume")["snapshot"]["done"] is True
     assert read_checkpoint(graph, target.database, "resume")["pos"] == cp["pos"]  # streams from the first view
@@ -239,7 +231,7 @@ def test_snapshot_of_empty_tables_still_hands_off_its_position(mysql_url, mysql_
     stats, src = snapshot_into(mysql_url, mapping, target, "empty")
     assert stats.counts.changes == 1 and src.rows == 0  # only the position-only change
     assert read_checkpoint(graph, target.database, "empty")["file"] == src.final_position["file"]
-    _fill(mysql_url, mysql_db, 5)  # written after the snapshot: the stream must bring all of it
+    kb_fill(mysql_url, mysql_db, 5)  # written after the snapshot: the stream must bring all of it
     assert sync_into(mysql_url, mapping, target, "empty").counts.changes >= 10
     streamed = dump_graph(graph, target.database)
     expected = scratch_dump(mysql_url, mapping, target, graph)

@@ -13,7 +13,7 @@ from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.server import ConnInfo
 from kbgraph.sources.binlog.tables import MappedTables
-from tests.integration.binlog_support import conn_info, position_now, read_all, source, sql
+from tests.support.binlog import conn_info, position_now, read_all, source, sql
 
 pytestmark = pytest.mark.integration
 

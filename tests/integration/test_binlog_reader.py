@@ -11,7 +11,7 @@ import pytest
 
 from kbgraph.errors import StopAtCheckpoint
 from kbgraph.sources import StandaloneContext as Ctx
-from tests.integration.binlog_support import (
+from tests.support.binlog import (
     dump_thread_ids,
     essence,
     kill,

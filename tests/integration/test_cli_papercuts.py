@@ -13,7 +13,7 @@ from kbgraph.settings import load_settings
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.server import ConnInfo
 from kbgraph.sources.binlog.tables import MappedTables
-from tests.integration.binlog_support import conn_info, read_all, sql
+from tests.support.binlog import conn_info, read_all, sql
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -74,10 +74,10 @@ def test_missing_binlog_privilege_gives_its_advice_once(mysql_url: str, mysql_db
 @pytest.mark.integration
 def test_snapshot_if_needed_runs_once(mysql_url, mysql_db, graph, graph_server, tmp_path) -> None:
     """What the compose file's snapshot container runs at every start: a second run must not reload."""
-    from tests.integration.test_binlog_e2e import _fill, kb_setup
+    from tests.support.kb_sql import kb_fill, kb_setup
 
     kb_setup(mysql_url, mysql_db, tmp_path)
-    _fill(mysql_url, mysql_db, 30)
+    kb_fill(mysql_url, mysql_db, 30)
     env = {"NEO4J_URI": graph_server.uri, "NEO4J_USERNAME": graph_server.user, "NEO4J_PASSWORD": graph_server.password,
            "NEO4J_DATABASE": graph_server.database, "KBGRAPH_MYSQL_URL": mysql_url, "KBGRAPH_PIPELINE": "once",
            "COLUMNS": "200"}

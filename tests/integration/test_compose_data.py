@@ -74,7 +74,7 @@ def test_loaded_data_makes_the_graph_the_change_file_makes(mysql_url: str, mysql
 def test_the_compose_login_can_snapshot_and_stream(mysql_url: str, mysql_db: str) -> None:
     """deploy/mysql-users.sh grants what kbgraph checks for (run here under another user name)."""
     from kbgraph.sources.binlog.reader import BinlogSource
-    from tests.integration.binlog_support import read_all, sql
+    from tests.support.binlog import read_all, sql
 
     script = (ROOT / "deploy" / "mysql-users.sh").read_text(encoding="utf-8")
     body = script.split("<<SQL\n", 1)[1].split("\nSQL", 1)[0]

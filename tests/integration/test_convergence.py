@@ -19,7 +19,7 @@ from kbgraph.pipeline import Pipeline
 from kbgraph.sink.target import GraphTarget
 from kbgraph.sources.memory import ListSource, rows_as_inserts
 from kbgraph.verify import dump_graph, reset_graph
-from tests.workload import Workload
+from tests.support.change_workload import Workload
 
 pytestmark = pytest.mark.integration
 MAPPING = Path(__file__).parents[1] / "kb_mapping.yaml"

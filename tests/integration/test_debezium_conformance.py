@@ -42,8 +42,8 @@ from kbgraph.sources import StandaloneContext
 from kbgraph.sources.binlog.decode import select_expression, snapshot_fixes, table_columns
 from kbgraph.sources.kafka import KafkaSource
 from kbgraph.verify import dump_graph
-from tests.integration.kafka_support import FAST_GROUP, create_topic, read_topic, run_until, target_of
 from tests.support.dbz_fixture import DIR, MAPPINGS, recorded, sql
+from tests.support.kafka import FAST_GROUP, create_topic, read_topic, run_until, target_of
 from tests.support.mysql import connect_args, mysql_test_url
 
 pytestmark = pytest.mark.integration
@@ -300,8 +300,8 @@ def test_publish_writes_what_debezium_wrote_for_the_same_sql(mysql_url, kafka_bo
     """The same SQL on a binlog server, published: record for record what Debezium wrote (with the schema),
     but for what belongs to the run (binlog coordinates, times, ``updated_at``). GTIDs and positions
     group the records as Debezium's do (one GTID per transaction, one position per rows event)."""
-    from tests.integration.binlog_support import position_now
-    from tests.unit.test_debezium_publish_records import _differences, _pairs
+    from tests.support.binlog import position_now
+    from tests.support.dbz_fixture import differences, json_pairs
 
     db = f"kbt_dbzp_{uuid.uuid4().hex[:8]}"
     start: list[Any] = []
@@ -330,16 +330,16 @@ def test_publish_writes_what_debezium_wrote_for_the_same_sql(mysql_url, kafka_bo
     gtids: dict[Any, Any] = {}
     positions: dict[Any, Any] = {}
     for n, (rec, their) in enumerate(zip(ours, theirs)):
-        mine, want = _pairs(text(rec.value)), _pairs(their["value"])
+        mine, want = json_pairs(text(rec.value)), json_pairs(their["value"])
         for doc in (mine, want):  # the time of the run
             for row in (dict(dict(doc)["payload"]).get(k) for k in ("before", "after")) if doc else ():
                 if row:
                     row[:] = [(c, v) for c, v in row if c != "updated_at"]
-        problems += [f"record {n} value: {d}" for d in _differences(mine, want, (), RUN_BOUND)]
-        problems += [f"record {n} key: {d}" for d in _differences(_pairs(text(rec.key)), _pairs(their["key"]), ("key",), set())]
-        headers = [(k, _pairs(text(v))) for k, v in rec.headers]
+        problems += [f"record {n} value: {d}" for d in differences(mine, want, (), RUN_BOUND)]
+        problems += [f"record {n} key: {d}" for d in differences(json_pairs(text(rec.key)), json_pairs(their["key"]), ("key",), set())]
+        headers = [(k, json_pairs(text(v))) for k, v in rec.headers]
         problems += [f"record {n} headers: {d}" for d in
-                     _differences(headers, [(k, _pairs(v)) for k, v in their["headers"]], ("headers",), set())]
+                     differences(headers, [(k, json_pairs(v)) for k, v in their["headers"]], ("headers",), set())]
         if mine and want:
             a, b = dict(dict(mine)["payload"])["source"], dict(dict(want)["payload"])["source"]
             a, b = dict(a), dict(b)

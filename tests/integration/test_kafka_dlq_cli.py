@@ -15,7 +15,7 @@ from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
 from kbgraph.sources.kafka import KafkaSource
-from tests.integration.kafka_support import FAST_GROUP, create_topic, produce, run_until, target_of, topic_ends
+from tests.support.kafka import FAST_GROUP, create_topic, produce, run_until, target_of, topic_ends
 
 pytestmark = pytest.mark.integration
 MAPPING = Path(__file__).parents[1] / "kb_mapping.yaml"

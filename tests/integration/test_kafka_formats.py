@@ -12,7 +12,7 @@ from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
 from kbgraph.sources.kafka import KafkaSource
 from kbgraph.verify import dump_graph
-from tests.integration.kafka_support import (
+from tests.support.kafka import (
     FAST_GROUP,
     KB_MAPPING,
     create_topic,

@@ -15,18 +15,18 @@ from kbgraph.publish import build_publisher
 from kbgraph.settings import Settings
 from kbgraph.sources.kafka import KafkaSource
 from kbgraph.verify import dump_graph
-from tests.integration.binlog_support import position_now, sync_into
-from tests.integration.binlog_workload import SqlWorkload
-from tests.integration.kafka_support import (
+from tests.support.binlog import position_now, sync_into
+from tests.support.graph import reset_graph
+from tests.support.kafka import (
     FAST_GROUP,
     ROOT,
     read_topic,
     run_until,
     target_of,
 )
-from tests.integration.test_binlog_e2e import kb_setup
-from tests.support.graph import reset_graph
+from tests.support.kb_sql import kb_setup
 from tests.support.mysql import mysql_connect
+from tests.support.sql_workload import SqlWorkload
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
 from kbgraph.sources.kafka import KafkaSource
-from tests.integration.kafka_support import (
+from tests.support.kafka import (
     FAST_GROUP,
     KB_MAPPING,
     create_topic,

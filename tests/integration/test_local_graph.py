@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from pathlib import Path
 
 import neo4j
@@ -14,18 +13,13 @@ from typer.testing import CliRunner
 from kbgraph.cli.app import app
 from kbgraph.embedded import embedded_available
 from kbgraph.errors import KbgraphError
+from tests.support.processes import free_port
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not embedded_available(), reason="needs arcadedb-embedded"),
 ]
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _gone(pid: int) -> bool:
@@ -38,7 +32,7 @@ def _gone(pid: int) -> bool:
 
 def test_start_status_connect_stop(tmp_path: Path) -> None:
     data = tmp_path / "graph"
-    bolt, http = _free_port(), _free_port()
+    bolt, http = free_port(), free_port()
     env = {"COLUMNS": "250"}
     pid = None
     started = runner.invoke(app, ["graph", "start", "--data", str(data), "--bolt-port", str(bolt),
@@ -64,7 +58,7 @@ def test_start_status_connect_stop(tmp_path: Path) -> None:
         assert again.exit_code == 0 and "already running" in again.output
 
         other = runner.invoke(app, ["graph", "start", "--data", str(tmp_path / "other"), "--bolt-port", str(bolt),
-                                    "--http-port", str(_free_port())], env=env)
+                                    "--http-port", str(free_port())], env=env)
         assert isinstance(other.exception, KbgraphError)
         assert str(other.exception) == (f"port {bolt} on 127.0.0.1 is in use (another server?); "
                                         "choose another with --bolt-port")

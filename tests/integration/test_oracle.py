@@ -21,7 +21,8 @@ import os
 
 import pytest
 
-from tests.support.oracle import check_case, random_steps, shrink
+from tests.support.oracle import random_steps, shrink
+from tests.support.oracle_run import check_case
 
 pytestmark = pytest.mark.integration
 CASES = int(os.environ.get("KBGRAPH_ORACLE_CASES", "200"))

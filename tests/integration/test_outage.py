@@ -22,9 +22,9 @@ from kbgraph.pipeline import Pipeline, RunStats
 from kbgraph.sink.target import GraphTarget
 from kbgraph.sources.memory import ListSource, rows_as_inserts
 from kbgraph.verify import dump_graph, reset_graph
+from tests.support.change_workload import Workload
 from tests.support.graph import graph_is_stand_in
 from tests.support.outage import RestartableGraph
-from tests.workload import Workload
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]

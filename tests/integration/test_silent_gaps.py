@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,7 +19,7 @@ from kbgraph.pipeline import Pipeline
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.tables import MappedTables
 from kbgraph.sources.snapshot import SnapshotSource
-from tests.integration.binlog_support import (
+from tests.support.binlog import (
     compile_yaml,
     conn_info,
     position_now,
@@ -28,6 +27,7 @@ from tests.integration.binlog_support import (
     target_of,
 )
 from tests.support.cli import KBGRAPH, cli_env
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -181,12 +181,6 @@ def test_zero_and_partial_dates_are_null_and_counted(mysql_url, mysql_db, graph,
     assert _nodes(graph, target.database, "GapPerson") == nodes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _scrape(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
@@ -208,7 +202,7 @@ def test_metrics_of_a_running_sync(mysql_url, mysql_db, graph, graph_server, tmp
     files = ["--mappings", str(tmp_path / "mapping.yaml")]
     snap = subprocess.run([*KBGRAPH, "snapshot", *files], env=env, capture_output=True, text=True, timeout=300)
     assert snap.returncode == 0, snap.stderr
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([*KBGRAPH, "sync", "--source", "binlog", *files, "--metrics-port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -248,7 +242,7 @@ def test_kafka_stops_when_no_first_record_of_a_table_has_a_mapped_column(kafka_b
     import uuid
 
     from kbgraph.sources.kafka import KafkaSource
-    from tests.integration.kafka_support import FAST_GROUP, create_topic, produce
+    from tests.support.kafka import FAST_GROUP, create_topic, produce
 
     topic = f"gaps-cols-{uuid.uuid4().hex[:8]}"
     create_topic(kafka_bootstrap, topic)

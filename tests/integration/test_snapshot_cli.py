@@ -9,9 +9,9 @@ import pytest
 from kbgraph.checkpoint import read_checkpoint
 from kbgraph.graph.schema import apply_schema
 from kbgraph.verify import dump_graph
-from tests.integration.binlog_support import scratch_dump, sql, target_of
-from tests.integration.test_binlog_e2e import _fill, kb_setup
+from tests.support.binlog import scratch_dump, sql, target_of
 from tests.support.cli import KBGRAPH, cli_env
+from tests.support.kb_sql import kb_fill, kb_setup
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def test_snapshot_then_sync_on_the_command_line(mysql_url, mysql_db, graph, grap
     assert early.stderr.strip().splitlines() == [
         "error: the graph holds no binlog position for this pipeline: run `kbgraph snapshot` first "
         "(it loads the tables and records where the stream continues)"]
-    _fill(mysql_url, mysql_db, 120)
+    kb_fill(mysql_url, mysql_db, 120)
     snap = _run(["snapshot", "--chunk", "50", *files], env)
     assert snap.returncode == 0, snap.stderr
     out = " ".join(snap.stdout.split())  # rich wraps long lines

@@ -85,10 +85,10 @@ def own_mariadb(tmp_path_factory):
 
 
 def test_sync_waits_for_a_restarted_mariadb_and_carries_on(own_mariadb, graph, graph_server, tmp_path):
-    from tests.integration.binlog_support import scratch_dump, snapshot_into, target_of
-    from tests.integration.binlog_workload import SqlWorkload
+    from tests.support.binlog import scratch_dump, snapshot_into, target_of
     from tests.support.kb_sql import kb_setup
     from tests.support.mysql import mysql_connect
+    from tests.support.sql_workload import SqlWorkload
 
     url, db, name = own_mariadb.url, "proof_outage", "mdb-outage"
     admin = mysql_connect(url)
@@ -151,13 +151,13 @@ def test_sync_waits_for_a_restarted_mariadb_and_carries_on(own_mariadb, graph, g
 
 @pytest.fixture
 def cut_broker(tmp_path_factory):
-    from kbgraph.embedded import _free_port
+    from tests.support.processes import free_port
     from tests.support.tansu import Tansu
     from tests.support.tcp_cut import TcpCut
 
     if os.environ.get("KBGRAPH_TEST_KAFKA"):
         pytest.skip("KBGRAPH_TEST_KAFKA names an external broker; an outage test cannot restart someone else's broker")
-    relay_port = _free_port()
+    relay_port = free_port()
     broker = Tansu(tmp_path_factory.mktemp("tansu-outage"), advertised_port=relay_port).start()
     relay = TcpCut(("127.0.0.1", broker.port), relay_port).restore()
     try:
@@ -171,7 +171,7 @@ def test_sync_waits_for_a_restarted_broker_and_carries_on(cut_broker, graph, gra
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    from tests.workload import Workload
+    from tests.support.change_workload import Workload
 
     bootstrap, topic, name = f"127.0.0.1:{cut_broker.port}", "proof-outage", "kafka-outage"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)

@@ -14,7 +14,7 @@ from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline
 from kbgraph.sink.target import GraphTarget
 from kbgraph.sources.memory import ListSource
-from tests.workload import Workload
+from tests.support.change_workload import Workload
 
 pytestmark = pytest.mark.integration
 MAPPING = Path(__file__).parents[1] / "kb_mapping.yaml"

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from kbgraph.checkpoint import read_checkpoint
 from kbgraph.cli.app import app
 from kbgraph.graph.schema import apply_schema
-from tests.integration.binlog_support import compile_yaml, snapshot_into, sql, sync_into, target_of
+from tests.support.binlog import compile_yaml, snapshot_into, sql, sync_into, target_of
 from tests.support.mysql import mysql_connect
 
 pytestmark = pytest.mark.integration

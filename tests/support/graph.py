@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kbgraph.embedded import EmbeddedGraph
+from kbgraph.sink.target import GraphTarget
 from kbgraph.verify import reset_graph  # noqa: F401  (re-exported for the tests)
 
 ENV_URI = "KBGRAPH_TEST_NEO4J_URI"
@@ -43,3 +45,8 @@ def start_graph_server(tmp_dir: Path) -> GraphServer:
         )
     g = EmbeddedGraph(tmp_dir).start()
     return GraphServer(g.uri, g.user, g.password, g.database, is_stand_in=True, embedded=g)
+
+
+def target_of(server: Any) -> GraphTarget:
+    """The pipeline's target on ``server`` (anything with ``uri``, ``user``, ``password``, ``database``)."""
+    return GraphTarget(server.uri, server.user, server.password, server.database)

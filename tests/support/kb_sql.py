@@ -1,4 +1,4 @@
-"""The knowledge-base tables as real SQL (DDL + their mapping), for the binlog tests and benches."""
+"""The knowledge-base tables as real SQL (DDL, their mapping, a fill), for the binlog tests and benches."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from kbgraph.mapping import compile_mappings
+from tests.support.binlog import sql
 from tests.support.mysql import mysql_connect
 
 KB_DDL = [
@@ -72,3 +73,10 @@ def kb_setup(url: str, db: str, tmp_path: Path) -> Any:
     path = Path(tmp_path) / "mapping.yaml"
     path.write_text(KB_MAPPING.format(db=db), encoding="utf-8")
     return compile_mappings([path])
+
+
+def kb_fill(url: str, db: str, n: int) -> None:
+    """Insert ``n`` Person entities (each PART_OF the one before) and ``n`` WORKS_AT relations into ``db``."""
+    rows = ",".join(f"({i}, 'Person', 'e{i}', NULL, '{{\"a\": {i}}}', '{i}.50', 0, {max(1, i - 1)})" for i in range(1, n + 1))
+    rels = ",".join(f"({i}, {i}, 'WORKS_AT', {n + 1 - i}, 1.0)" for i in range(1, n + 1))
+    sql(url, f"INSERT INTO entity VALUES {rows}", f"INSERT INTO relation VALUES {rels}", db=db)

@@ -36,7 +36,7 @@ from kbgraph.verify import GraphDump, dump_graph, reset_graph
 from tests.support.cli import KBGRAPH, cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
-KB_MAPPING = ROOT / "tests" / "kb_mapping.yaml"  # the mapping of tests/workload.py
+KB_MAPPING = ROOT / "tests" / "kb_mapping.yaml"  # the mapping of tests/support/change_workload.py
 FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}  # Tansu joins take session_timeout/2
 DEADLINE_S = 120.0  # a run that commits nothing this long after its start fails the soak
 
@@ -124,10 +124,10 @@ def _popen(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 def binlog_soak(mysql_url: str, graph: GraphLike, driver: Any, tmp: Path, *, points: int, seed: int,
                 server_id: int, label_switch: bool = False, say: Callable[[str], None] | None = None) -> SoakReport:
     """The soak for ``sync --source binlog`` in a fresh database ``proof_kill_<hex>`` on ``mysql_url``."""
-    from tests.integration.binlog_support import scratch_dump, snapshot_into, target_of
-    from tests.integration.binlog_workload import SqlWorkload
+    from tests.support.binlog import scratch_dump, snapshot_into, target_of
     from tests.support.kb_sql import kb_setup
     from tests.support.mysql import mysql_connect
+    from tests.support.sql_workload import SqlWorkload
 
     db = f"proof_kill_{uuid.uuid4().hex[:10]}"
     admin = mysql_connect(mysql_url)
@@ -189,11 +189,11 @@ def native_record(change: Any) -> bytes:
 def kafka_soak(bootstrap: str, graph: GraphLike, driver: Any, tmp: Path, *, points: int, seed: int,
                label_switch: bool = False, say: Callable[[str], None] | None = None) -> SoakReport:
     """The soak for ``sync --source kafka`` on a fresh one-partition topic of native records, fed
-    by a producer thread from ``tests.workload.Workload`` while the kills go on."""
+    by a producer thread from ``tests.support.change_workload.Workload`` while the kills go on."""
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    from tests.workload import Workload
+    from tests.support.change_workload import Workload
 
     topic = f"proof-kill-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)

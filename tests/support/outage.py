@@ -18,15 +18,16 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from kbgraph.embedded import EmbeddedGraph, _free_port
+from kbgraph.embedded import EmbeddedGraph
 from tests.support.graph import ENV_URI, graph_is_stand_in
+from tests.support.processes import free_port
 
 
 class RestartableGraph:
     def __init__(self, tmp_dir: Path) -> None:
         self._embedded: EmbeddedGraph | None = None
         if graph_is_stand_in():
-            self._embedded = EmbeddedGraph(tmp_dir, bolt_port=_free_port(), http_port=_free_port()).start()
+            self._embedded = EmbeddedGraph(tmp_dir, bolt_port=free_port(), http_port=free_port()).start()
             g = self._embedded
             self.uri, self.user, self.password, self.database = g.uri, g.user, g.password, g.database
         else:

@@ -12,15 +12,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pymysql
 
-from kbgraph.embedded import _die_with_parent, _free_port
 from tests.support.mysql import ENV_URL, mysql_connect
+from tests.support.processes import die_with_parent, free_port, on_linux_main_thread
 
 
 def skip_reason() -> str | None:
@@ -35,7 +33,7 @@ def skip_reason() -> str | None:
 class OwnMariaDB:
     def __init__(self, work_dir: Path, server_id: int = 77) -> None:
         self.dir = Path(work_dir)
-        self.port = _free_port()
+        self.port = free_port()
         self.server_id = server_id
         self.datadir = self.dir / "data"
         self.log_path = self.dir / "mariadbd.err"
@@ -62,9 +60,9 @@ class OwnMariaDB:
                f"--log-bin={self.datadir / 'binlog'}", "--binlog-format=ROW", "--binlog-row-metadata=FULL",
                f"--server-id={self.server_id}", "--innodb-buffer-pool-size=32M", "--skip-name-resolve",
                f"--log-error={self.log_path}"]
-        main = sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
+        main = on_linux_main_thread()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      start_new_session=True, preexec_fn=_die_with_parent if main else None)  # noqa: PLW1509
+                                      start_new_session=True, preexec_fn=die_with_parent if main else None)  # noqa: PLW1509
         deadline = time.monotonic() + timeout
         while True:
             if self._proc.poll() is not None:
@@ -72,10 +70,10 @@ class OwnMariaDB:
             try:
                 mysql_connect(self.url).close()
                 return self
-            except pymysql.err.MySQLError:
+            except pymysql.err.MySQLError as e:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"mariadbd did not answer on port {self.port} within {timeout:.0f} s: {self._tail()}")
+                    raise RuntimeError(f"mariadbd did not answer on port {self.port} within {timeout:.0f} s: {self._tail()}") from e
                 time.sleep(0.1)
 
     def stop(self, timeout: float = 60) -> None:

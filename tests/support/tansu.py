@@ -13,13 +13,11 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import IO
 
-from kbgraph.embedded import _die_with_parent
+from tests.support.processes import die_with_parent, free_port, on_linux_main_thread
 
 
 def tansu_binary() -> Path:
@@ -32,22 +30,12 @@ def tansu_binary() -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _on_linux_main_thread() -> bool:
-    return sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
-
-
 class Tansu:
     """One in-memory Tansu broker on 127.0.0.1 (``start`` / ``stop``, or ``with``)."""
 
     def __init__(self, work_dir: Path, port: int | None = None, advertised_port: int | None = None) -> None:
         self.work_dir = Path(work_dir)
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.advertised_port = advertised_port or self.port  # another when clients reach it through a relay
         self.log_path = self.work_dir / "tansu.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -73,7 +61,7 @@ class Tansu:
             cwd=self.work_dir, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             env=env, start_new_session=True,
             # killed by the kernel if the test process dies without running its finalizers
-            preexec_fn=_die_with_parent if _on_linux_main_thread() else None,  # noqa: PLW1509
+            preexec_fn=die_with_parent if on_linux_main_thread() else None,  # noqa: PLW1509
         )
         deadline = time.monotonic() + timeout
         while True:

@@ -4,37 +4,13 @@ same row changes (tests/fixtures/debezium-mariadb), field by field."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from kbgraph.change import Change
 from kbgraph.debezium.envelope import NEW_KEY, EnvelopeWriter, tables_from_ddl
 from kbgraph.sources.kafka.debezium import DebeziumDecoder
-from tests.support.dbz_fixture import DIR, message, recorded
-
-# The only fields allowed to differ: the producer's name and the processing time.
-ALLOWED = {("payload", "source", "version"), ("payload", "ts_ms"), ("payload", "ts_us"), ("payload", "ts_ns")}
-ALLOWED_NOSCHEMA = {p[1:] for p in ALLOWED}
-
-
-def _pairs(text: str | bytes | None) -> Any:
-    return None if text is None else json.loads(text, object_pairs_hook=list)  # keeps key order
-
-
-def _differences(ours: Any, theirs: Any, path: tuple = (), allowed: set = ALLOWED) -> list[str]:
-    if path in allowed:
-        return []
-    if isinstance(ours, list) and isinstance(theirs, list) and ours and theirs and all(
-            isinstance(x, tuple) for x in ours + theirs):
-        if [k for k, _ in ours] != [k for k, _ in theirs]:
-            return [f"{'.'.join(map(str, path))}: keys {[k for k, _ in ours]} != {[k for k, _ in theirs]}"]
-        return [d for (k, a), (_, b) in zip(ours, theirs) for d in _differences(a, b, (*path, k), allowed)]
-    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
-        return [d for i, (a, b) in enumerate(zip(ours, theirs)) for d in _differences(a, b, (*path, i), allowed)]
-    if ours != theirs or type(ours) is not type(theirs):
-        return [f"{'.'.join(map(str, path))}: {ours!r} != {theirs!r}"]
-    return []
+from tests.support.dbz_fixture import ALLOWED, ALLOWED_NOSCHEMA, DIR, differences, json_pairs, message, recorded
 
 
 def _changes() -> list[tuple[Change, list[int]]]:
@@ -84,8 +60,8 @@ def test_publish_writes_what_debezium_wrote(which: str, prefix: str) -> None:
         ours = writer.records(change, infos[change.table], 0)
         assert len(ours) == len(theirs), change.describe()
         for (k, v, h), rec in zip(ours, theirs):
-            diffs = _differences(_pairs(k), _pairs(rec["key"]), ("key",), set())
-            diffs += _differences(_pairs(v), _pairs(rec["value"]), (), allowed)
-            diffs += _differences([(n, _pairs(x)) for n, x in h], [(n, _pairs(x)) for n, x in rec["headers"]], ("headers",), set())
+            diffs = differences(json_pairs(k), json_pairs(rec["key"]), ("key",), set())
+            diffs += differences(json_pairs(v), json_pairs(rec["value"]), (), allowed)
+            diffs += differences([(n, json_pairs(x)) for n, x in h], [(n, json_pairs(x)) for n, x in rec["headers"]], ("headers",), set())
             problems += [f"{change.table} {change.op}: {d}" for d in diffs]
     assert not problems, "\n".join(problems[:20])

@@ -1,4 +1,4 @@
-"""A random SQL workload over the knowledge-base tables of ``test_binlog_e2e.KB_DDL`` (not a test module).
+"""A random SQL workload over the knowledge-base tables of ``tests.support.kb_sql.KB_DDL``.
 
 Executed as real SQL, so the binlog holds what a server really writes: key changes whose references
 follow by ``ON UPDATE CASCADE`` (relation.src_id, attribute.entity_id: the binlog logs only the

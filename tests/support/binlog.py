@@ -1,4 +1,4 @@
-"""Helpers of the binlog / snapshot integration tests (not a test module)."""
+"""Binlog and snapshot helpers of the integration tests: SQL, positions, a binlog source, runs into the graph."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.server import ConnInfo, current_position
 from kbgraph.sources.binlog.tables import MappedTables
+from tests.support.graph import target_of as target_of  # re-exported: the binlog tests import it from here
 from tests.support.mysql import mysql_connect
 
 
@@ -101,12 +102,6 @@ def kill(url: str, ids: list[int]) -> None:
 
 
 # -- end to end: the pipeline into the graph ----------------------------------------------
-
-
-def target_of(server: Any) -> Any:
-    from kbgraph.sink.target import GraphTarget
-
-    return GraphTarget(server.uri, server.user, server.password, server.database)
 
 
 def compile_yaml(tmp_path: Any, text: str) -> Any:

@@ -1,4 +1,4 @@
-"""Helpers of the Kafka integration tests (not a test module).
+"""Kafka integration test helpers: a workload on mappings/kb.yaml, its records per format, topics, runs.
 
 ``KbWorkload`` plays inserts, updates, deletes and a primary-key change on the tables of
 ``mappings/kb.yaml`` and remembers the final rows; ``encode`` writes each change as a record of a
@@ -23,9 +23,9 @@ import orjson
 from kbgraph.checkpoint import read_checkpoint
 from kbgraph.mapping import compile_mappings
 from kbgraph.pipeline import Pipeline, RunStats
-from kbgraph.sink.target import GraphTarget
 from kbgraph.sources.jsonl import JsonlSource
 from kbgraph.verify import dump_graph
+from tests.support.graph import target_of as target_of  # re-exported: the Kafka tests import it from here
 
 ROOT = Path(__file__).resolve().parents[2]
 KB_MAPPING = ROOT / "mappings" / "kb.yaml"
@@ -328,10 +328,6 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, by
     finally:
         producer.close()
     return ends
-
-
-def target_of(graph_server: Any) -> GraphTarget:
-    return GraphTarget(graph_server.uri, graph_server.user, graph_server.password, graph_server.database)
 
 
 def reached(position: dict[str, Any], ends: dict[str, int]) -> bool:
