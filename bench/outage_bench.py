@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kbgraph.embedded import EmbeddedGraph, _free_port
+from kbgraph.embedded import EmbeddedGraph
 from kbgraph.expected import expected_graph
 from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
@@ -33,6 +33,7 @@ from kbgraph.sink.target import GraphTarget
 from kbgraph.sources.memory import ListSource, rows_as_inserts
 from kbgraph.verify import dump_graph
 from tests.support.change_workload import Workload
+from tests.support.processes import free_port
 
 
 def main() -> None:
@@ -46,7 +47,7 @@ def main() -> None:
     work = Workload(3, label_switch=False)
     changes = work.run(args.changes)
     with tempfile.TemporaryDirectory() as tmp:
-        g = EmbeddedGraph(Path(tmp), bolt_port=_free_port(), http_port=_free_port()).start()
+        g = EmbeddedGraph(Path(tmp), bolt_port=free_port(), http_port=free_port()).start()
         try:
             import neo4j
 

@@ -25,7 +25,7 @@ from kbgraph.errors import ChangeError
 from kbgraph.graph.batch import plan_groups
 from kbgraph.graph.ops import GraphOp
 from kbgraph.mapping import compile_mappings
-from tests.workload import Workload
+from tests.support.change_workload import Workload
 
 
 def main() -> None:

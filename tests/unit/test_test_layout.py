@@ -48,3 +48,18 @@ def test_no_test_module_imports_another_test_module():
     bad = {str(p.relative_to(TESTS.parent)): found for p in modules
            if (found := forbidden_imports(p.read_text(encoding="utf-8")))}
     assert not bad, f"modules importing test modules (move what they share into tests/support/): {bad}"
+
+
+def test_every_test_module_has_its_own_name():
+    """tests/unit and tests/integration are not packages: pytest imports a test module by its file name,
+    so two ``test_x.py`` in different folders make the second fail to collect."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for p in sorted(TESTS.rglob("test_*.py")):
+        if "fixtures" in p.relative_to(TESTS).parts:
+            continue
+        where = p.relative_to(TESTS).as_posix()
+        if p.name in seen:
+            clashes.append((seen[p.name], where))
+        seen.setdefault(p.name, where)
+    assert not clashes, f"test modules sharing a file name: {clashes}"
