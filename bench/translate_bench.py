@@ -5,7 +5,7 @@ Not a test: run by hand, read the figures.
     python bench/translate_bench.py [--changes 50000] [--repeat 5] [--batch 500]
 
 Generates a random workload over ``tests/kb_mapping.yaml`` (key changes, FK changes, EAV, deletes,
-truncates), then times ``Mapping.translate`` over every change and ``plan_groups`` over the
+truncates), then times ``CompiledMapping.translate`` over every change and ``plan_groups`` over the
 operations in batches of ``--batch``; prints the best of ``--repeat`` runs as changes/s and
 operations/s. Times are the process's CPU time (``time.process_time``), so other load on a
 shared machine disturbs them less than wall time. Use it to compare a change to the operation or touch-key types before and after.

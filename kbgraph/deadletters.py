@@ -25,7 +25,7 @@ import orjson
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError
 from kbgraph.graph.cypher import DEAD_LETTER_LABEL, esc
-from kbgraph.mapping.rules import Mapping
+from kbgraph.mapping.rules import CompiledMapping
 from kbgraph.sink.breaker import reason_group
 from kbgraph.sink.writer import GraphWriter, Item
 
@@ -67,7 +67,7 @@ class DeadLetter:
     def where(self) -> str:
         return f"{self.schema}.{self.table}" if self.schema else self.table
 
-    def key(self, mapping: Mapping | None = None) -> dict[str, Any]:
+    def key(self, mapping: CompiledMapping | None = None) -> dict[str, Any]:
         """The row's key columns (from the mapping's rules for its table when given)."""
         row = (self.before if self.op == "delete" else self.after) or self.before or self.after or {}
         columns: list[str] = []
@@ -186,7 +186,7 @@ class ReplayResult:
     reasons: Counter[str] = field(default_factory=Counter)
 
 
-def replay(driver: neo4j.Driver, database: str, pipeline: str, mapping: Mapping, which: list[str],
+def replay(driver: neo4j.Driver, database: str, pipeline: str, mapping: CompiledMapping, which: list[str],
            batch_size: int = 500) -> ReplayResult:
     """Apply the dead letters ``which`` (ids, oldest first) again through the writer; see the module doc."""
     result = ReplayResult()

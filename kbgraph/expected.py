@@ -19,14 +19,14 @@ from kbgraph.graph.cypher import ROW_ID, STUB
 from kbgraph.mapping.attributes import PropertyCompiled
 from kbgraph.mapping.columns import stored
 from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
-from kbgraph.mapping.rules import Mapping
+from kbgraph.mapping.rules import CompiledMapping
 from kbgraph.verify.dump import GraphDump, canonical, graph_value, plain
 
 NodeId = tuple[str, tuple[Any, ...]]  # (identity label, key)
 
 
 class ExpectedGraph:
-    def __init__(self, mapping: Mapping) -> None:
+    def __init__(self, mapping: CompiledMapping) -> None:
         self.mapping = mapping
         self.nodes: dict[NodeId, dict[str, Any]] = {}  # {"labels": set, "props": dict, "stub": bool}
         self.key_names: dict[str, list[str]] = {}
@@ -95,7 +95,7 @@ class ExpectedGraph:
         return GraphDump(Counter(canon.values()), rels)
 
 
-def expected_graph(mapping: Mapping, rows: Iterable[Change]) -> ExpectedGraph:
+def expected_graph(mapping: CompiledMapping, rows: Iterable[Change]) -> ExpectedGraph:
     g = ExpectedGraph(mapping)
     for change in rows:
         if change.op == "insert" and change.after is not None:

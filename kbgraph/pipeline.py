@@ -12,15 +12,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
-from collections.abc import Mapping as ReadOnlyMap
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kbgraph.checkpoint import read_checkpoint
 from kbgraph.errors import ChangeError, KbgraphError
 from kbgraph.graph.schema import require_schema
-from kbgraph.mapping.rules import Mapping
+from kbgraph.mapping.rules import CompiledMapping
 from kbgraph.outage import Outage, Patience
 from kbgraph.sink.breaker import Breaker
 from kbgraph.sink.target import GraphTarget
@@ -61,7 +60,7 @@ class RunStats:
     committed_at: float | None = None  # time.time() of the last graph commit (checkpoint) of this run
     commit_s: list[float] = field(default_factory=list)
     unrepresentable: Unrepresentable | None = None  # values written as NULL, of the source, if it has any
-    source_dead: ReadOnlyMap[str, int] | None = None  # dead letters a source sends itself, by kind (Kafka: decode)
+    source_dead: Mapping[str, int] | None = None  # dead letters a source sends itself, by kind (Kafka: decode)
 
     @property
     def outage(self) -> Outage | None:
@@ -109,7 +108,7 @@ class _Context:
 class Pipeline:
     def __init__(
         self,
-        mapping: Mapping,
+        mapping: CompiledMapping,
         target: GraphTarget,
         *,
         name: str,

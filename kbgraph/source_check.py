@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kbgraph.mapping.rules import Mapping
+from kbgraph.mapping.rules import CompiledMapping
 from kbgraph.mapping.source_columns import Need, missing, needs, needs_for, table_lines
 from kbgraph.mapping.validate import _rule_name, _rules
 from kbgraph.mysql import catalog, types
@@ -52,7 +52,7 @@ def _columns(db: Any, schema: str, table: str) -> list[tuple[str, str]]:
     return [(c.name, c.data_type) for c in catalog.table_columns(db, schema, table, mariadb=False)]
 
 
-def _rule_keys(mapping: Mapping) -> dict[tuple[str | None, str], list[tuple[str, list[str], str]]]:
+def _rule_keys(mapping: CompiledMapping) -> dict[tuple[str | None, str], list[tuple[str, list[str], str]]]:
     """(rule name, key columns, file:line of its key) per (schema, table)."""
     lines: dict[tuple[str, str], str] = {}
     for lf in mapping.files:
@@ -67,7 +67,7 @@ def _rule_keys(mapping: Mapping) -> dict[tuple[str | None, str], list[tuple[str,
     return out
 
 
-def check_source(mapping: Mapping, conn: ConnInfo) -> tuple[list[str], int]:
+def check_source(mapping: CompiledMapping, conn: ConnInfo) -> tuple[list[str], int]:
     """Problems (one line each) and the number of tables checked."""
     all_needs = needs(mapping.files)
     keys = _rule_keys(mapping)

@@ -22,14 +22,14 @@ from kbgraph.graph.cypher import DEAD_LETTER_LABEL
 from kbgraph.graph.ops import GraphOp
 from kbgraph.mapping import compile_mappings
 from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
-from kbgraph.mapping.rules import Mapping
+from kbgraph.mapping.rules import CompiledMapping
 from kbgraph.pipeline import RunStats
 from kbgraph.settings import Settings
 from kbgraph.sources import StandaloneContext
 from kbgraph.sources.registry import SOURCES, build_source
 
 
-def _mapping(s: Settings, mappings: list[Path] | None) -> Mapping:
+def _mapping(s: Settings, mappings: list[Path] | None) -> CompiledMapping:
     return compile_mappings(mappings or s.mappings)
 
 
@@ -68,7 +68,7 @@ def validate(
         _check_source(m, mysql_url or (s.mysql_url.get_secret_value() if s.mysql_url else None))
 
 
-def _check_source(m: Mapping, url: str | None) -> None:
+def _check_source(m: CompiledMapping, url: str | None) -> None:
     from kbgraph.source_check import check_source
     from kbgraph.sources.binlog.server import ConnInfo
 
@@ -159,7 +159,7 @@ def schema_apply(mappings: list[Path] | None = MappingsOpt, config: Path | None 
     console.print(f"[green]schema ok[/]: {len(done)} created, {len(m.constraints()) - len(done)} already there")
 
 
-def run_pipeline(s: Settings, m: Mapping, source_name: str, *, quiet: bool = False,
+def run_pipeline(s: Settings, m: CompiledMapping, source_name: str, *, quiet: bool = False,
                  metrics_port: int | None = None) -> RunStats:
     """Build the source, run the pipeline until the source ends or SIGINT/SIGTERM, report."""
     pipeline = build_pipeline(s, m)  # first: no graph set is the first thing to say

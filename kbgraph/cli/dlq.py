@@ -12,7 +12,7 @@ from kbgraph.cli import dlq_kafka
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings, target_of
 from kbgraph.errors import KbgraphError
 from kbgraph.mapping import compile_mappings
-from kbgraph.mapping.rules import Mapping
+from kbgraph.mapping.rules import CompiledMapping
 
 dlq_app = typer.Typer(help="Dead letters of a pipeline: list, show, replay, purge.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
@@ -35,7 +35,7 @@ def _json(value: object) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def _mapping_or_none(mappings: list[Path] | None, default: list[Path]) -> Mapping | None:
+def _mapping_or_none(mappings: list[Path] | None, default: list[Path]) -> CompiledMapping | None:
     try:
         return compile_mappings(mappings or default)
     except KbgraphError:

@@ -19,7 +19,7 @@ from kbgraph.sink.breaker import Breaker
 from kbgraph.sink.target import from_settings as target_from_settings
 
 if TYPE_CHECKING:
-    from kbgraph.mapping.rules import Mapping
+    from kbgraph.mapping.rules import CompiledMapping
     from kbgraph.settings import Settings
     from kbgraph.sources import Source
 
@@ -70,7 +70,7 @@ def quiet_client_logs() -> Iterator[None]:
             h.removeFilter(kafka_quiet)
 
 
-def build_pipeline(s: Settings, m: Mapping) -> Pipeline:
+def build_pipeline(s: Settings, m: CompiledMapping) -> Pipeline:
     """The pipeline the settings describe: the graph target, batching, error policy, outage limits,
     circuit breaker. Raises the user-facing error when no graph is set."""
     breaker = Breaker(s.breaker_consecutive, s.breaker_ratio, s.breaker_window)

@@ -134,7 +134,7 @@ class PayloadTypes:
 
     @classmethod
     def from_files(cls, files: Any) -> PayloadTypes:
-        """From loaded mapping files (``Mapping.files``: ``path`` and ``model``)."""
+        """From loaded mapping files (``CompiledMapping.files``: ``path`` and ``model``)."""
         out = cls()
         for f in files:
             model: MappingFile = f.model

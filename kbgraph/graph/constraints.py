@@ -1,6 +1,6 @@
 """The constraints and indexes a graph needs, as plain data (no I/O, no driver).
 
-The mapping says which ones it relies on (``Mapping.constraints()``); ``kbgraph.graph.schema``
+The mapping says which ones it relies on (``CompiledMapping.constraints()``); ``kbgraph.graph.schema``
 prints, applies and checks them. Kept apart from both so the dependency runs one way:
 ``kbgraph.mapping`` → ``kbgraph.graph``, never back.
 """
@@ -28,6 +28,6 @@ class Constraint:
 
 
 class Constrained(Protocol):
-    """Anything that knows the constraints it relies on (a compiled ``Mapping``)."""
+    """Anything that knows the constraints it relies on (a compiled ``CompiledMapping``)."""
 
     def constraints(self) -> list[Constraint]: ...

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from kbgraph.mapping.rules import Mapping
+from kbgraph.mapping.rules import CompiledMapping
 
 
-def compile_mappings(paths: Sequence[str | Path]) -> Mapping:
+def compile_mappings(paths: Sequence[str | Path]) -> CompiledMapping:
     """Load, validate and compile mapping files (files or directories of *.yaml)."""
     from kbgraph.mapping.loader import load_mapping_files
 
-    return Mapping(load_mapping_files(paths))
+    return CompiledMapping(load_mapping_files(paths))
 
 
-__all__ = ["Mapping", "compile_mappings"]
+__all__ = ["CompiledMapping", "compile_mappings"]

@@ -72,7 +72,7 @@ class EntityCompiled:
             f"{name}: delete :{self.label}", cypher.node_delete(self.label, self.key_props, [*self.fixed, *allow]), "merge"
         )
         self.rekey = Statement(f"{name}: re-key :{self.label}", cypher.node_rekey(self.label, self.key_props), "none")
-        # set by Mapping once every rule is known: moving a stub's relationships, then cascades
+        # set by CompiledMapping once every rule is known: moving a stub's relationships, then cascades
         self.rekey_steps: list[Statement] = [self.rekey]
         self.cascades: list[Cascade] = []
         names = self.props.names

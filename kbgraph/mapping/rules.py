@@ -1,4 +1,4 @@
-"""``Mapping``: every compiled rule of a set of mapping files, found by source table."""
+"""``CompiledMapping``: every compiled rule of a set of mapping files, found by source table."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def bind_rekey(entity: EntityCompiled, rules: Sequence[Rule]) -> None:
     entity.cascades = cascades
 
 
-class Mapping:
+class CompiledMapping:
     def __init__(self, files: Iterable[LoadedFile]) -> None:
         self.files = list(files)
         self._rules: dict[TableId, list[Rule]] = {}

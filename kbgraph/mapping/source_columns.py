@@ -176,6 +176,6 @@ def first_images(mapping: Any, n: int = 100) -> FirstImages | None:
 
 
 def column_check(mapping: Any) -> ColumnCheck | None:
-    """The check for a compiled ``Mapping`` (None for one built without files)."""
+    """The check for a compiled ``CompiledMapping`` (None for one built without files)."""
     files = getattr(mapping, "files", None)
     return ColumnCheck(files) if files else None

@@ -29,7 +29,7 @@ from kbgraph.errors import SourceError
 from kbgraph.sources import BaseSource
 
 if TYPE_CHECKING:
-    from kbgraph.mapping.rules import Mapping
+    from kbgraph.mapping.rules import CompiledMapping
     from kbgraph.settings import JsonlSettings
     from kbgraph.sources import SourceContext
 
@@ -108,7 +108,7 @@ class JsonlSource(BaseSource):
                 yield pending
 
 
-def from_settings(settings: JsonlSettings, mapping: Mapping) -> JsonlSource:
+def from_settings(settings: JsonlSettings, mapping: CompiledMapping) -> JsonlSource:
     if settings.changes is None:
         raise SourceError("the jsonl source needs a change file: --changes FILE")
     return JsonlSource(settings.changes)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from kbgraph.errors import KbgraphError
 
 if TYPE_CHECKING:
-    from kbgraph.mapping.rules import Mapping
+    from kbgraph.mapping.rules import CompiledMapping
     from kbgraph.settings import Settings
     from kbgraph.sources import Source
 
@@ -25,7 +25,7 @@ SOURCES = {
 }
 
 
-def build_source(name: str, settings: Settings, mapping: Mapping) -> Source:
+def build_source(name: str, settings: Settings, mapping: CompiledMapping) -> Source:
     try:
         target = SOURCES[name]
     except KeyError:

@@ -274,11 +274,11 @@ def after_args(after: list[Any]) -> list[Any]:
 
 
 if TYPE_CHECKING:  # what from_settings reads
-    from kbgraph.mapping.rules import Mapping
+    from kbgraph.mapping.rules import CompiledMapping
     from kbgraph.settings import BinlogSettings
 
 
-def from_settings(settings: BinlogSettings, mapping: Mapping) -> SnapshotSource:
+def from_settings(settings: BinlogSettings, mapping: CompiledMapping) -> SnapshotSource:
     if settings.mysql_url is None:
         raise SourceError("the snapshot needs mysql_url (KBGRAPH_MYSQL_URL=mysql://user:password@host:3306)")
     tables = MappedTables.from_mapping(mapping)

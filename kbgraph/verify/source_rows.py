@@ -28,7 +28,7 @@ from kbgraph.sources.binlog.tables import MappedTables
 from kbgraph.sources.snapshot import SnapshotSource, after_args, after_clause
 
 if TYPE_CHECKING:
-    from kbgraph.mapping.rules import Mapping
+    from kbgraph.mapping.rules import CompiledMapping
     from kbgraph.settings import BinlogSettings, JsonlSettings, Settings
 
 Row = dict[str, Any]
@@ -203,22 +203,22 @@ def _loose(v: Any) -> Any:
 
 # ---------------------------------------------------------------- which reader, per --source
 
-def _sql_rows(settings: BinlogSettings, mapping: Mapping) -> SqlRows:
+def _sql_rows(settings: BinlogSettings, mapping: CompiledMapping) -> SqlRows:
     if settings.mysql_url is None:
         raise SourceError("verify needs mysql_url (KBGRAPH_MYSQL_URL=mysql://user:password@host:3306)")
     return SqlRows(server.ConnInfo.from_url(settings.mysql_url.get_secret_value()), mapping)
 
 
-def _file_rows(settings: JsonlSettings, mapping: Mapping) -> FileRows:
+def _file_rows(settings: JsonlSettings, mapping: CompiledMapping) -> FileRows:
     if settings.changes is None:
         raise SourceError("verify --source jsonl needs --changes FILE")
     return FileRows(Path(settings.changes))
 
 
-CURRENT_ROWS: dict[str, Callable[[Settings, Mapping], FileRows | SqlRows]] = {"snapshot": _sql_rows, "jsonl": _file_rows}
+CURRENT_ROWS: dict[str, Callable[[Settings, CompiledMapping], FileRows | SqlRows]] = {"snapshot": _sql_rows, "jsonl": _file_rows}
 
 
-def current_rows(name: str, settings: Settings, mapping: Mapping) -> FileRows | SqlRows:
+def current_rows(name: str, settings: Settings, mapping: CompiledMapping) -> FileRows | SqlRows:
     """The reader of the rows ``verify --source NAME`` compares the graph with (the caller closes it)."""
     try:
         build = CURRENT_ROWS[name]

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from kbgraph.errors import SourceError
 
 if TYPE_CHECKING:
-    from kbgraph.mapping.rules import Mapping
+    from kbgraph.mapping.rules import CompiledMapping
     from kbgraph.settings import BinlogSettings
     from kbgraph.sources.binlog.reader import BinlogSource
 
 
-def from_settings(settings: BinlogSettings, mapping: Mapping) -> BinlogSource:
+def from_settings(settings: BinlogSettings, mapping: CompiledMapping) -> BinlogSource:
     from kbgraph.sources.binlog.reader import BinlogSource
     from kbgraph.sources.binlog.server import ConnInfo
     from kbgraph.sources.binlog.tables import MappedTables

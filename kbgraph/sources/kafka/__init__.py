@@ -39,13 +39,13 @@ from kbgraph.sources.kafka.consumer import KafkaSource
 from kbgraph.sources.kafka.formats import parse_topics
 
 if TYPE_CHECKING:
-    from kbgraph.mapping.rules import Mapping
+    from kbgraph.mapping.rules import CompiledMapping
     from kbgraph.settings import KafkaSettings
 
 __all__ = ["KafkaSource", "from_settings"]
 
 
-def from_settings(settings: KafkaSettings, mapping: Mapping) -> KafkaSource:
+def from_settings(settings: KafkaSettings, mapping: CompiledMapping) -> KafkaSource:
     if not settings.kafka_bootstrap:
         raise SourceError("the kafka source needs a broker: set kafka_bootstrap (KBGRAPH_KAFKA_BOOTSTRAP)")
     if not settings.kafka_topics:
