@@ -123,7 +123,7 @@ class DebeziumSettings(_Strict):
     connector: Literal["mariadb", "mysql"] = Field("mariadb", description="Debezium's MariaDB or MySQL connector")
 
 
-class Source(_Strict):
+class SourceSpec(_Strict):
     """Where the rows come from."""
 
     schema_: str | None = Field(
@@ -263,7 +263,7 @@ class PropertyRule(_Strict):
 class MappingFile(_Strict):
     """One mapping file: how the tables of one source schema become graph elements."""
 
-    source: Source = Field(default_factory=Source, description="where the rows come from")
+    source: SourceSpec = Field(default_factory=SourceSpec, description="where the rows come from")
     options: Options = Field(default_factory=Options, description="value conversion defaults for every rule")
     entities: list[EntityRule] = Field(default_factory=list, description="rules: a row is a node")
     relations: list[RelationRule] = Field(default_factory=list, description="rules: a row is a relationship")

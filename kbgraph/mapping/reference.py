@@ -33,7 +33,7 @@ entities:
 relations: []
 properties: []
 """),
-    ("source", m.Source, """\
+    ("source", m.SourceSpec, """\
 source:
   schema: kb          # only changes of database `kb`
   ddl: kb.sql         # lets `kbgraph validate` check every table and column
@@ -111,7 +111,7 @@ properties:
 
 _NAMES = {
     m.Column: "column", m.Endpoint: "endpoint", m.FromColumn: "from-column",
-    m.Source: "[source](#source)", m.Options: "[options](#options)",
+    m.SourceSpec: "[source](#source)", m.Options: "[options](#options)",
     m.DebeziumSettings: "[source.debezium](#sourcedebezium)", m.EntityRule: "[entity rule](#entities)",
     m.RelationRule: "[relation rule](#relations)", m.PropertyRule: "[property rule](#properties)",
 }

@@ -23,6 +23,6 @@ def test_schema_uses_the_yaml_key_names() -> None:
     assert {"from", "to", "type_from"} <= set(defs["RelationRule"]["properties"])
     assert "from_" not in defs["RelationRule"]["properties"]
     assert {"rule", "as"} <= set(defs["PropertyRule"]["properties"])
-    assert "json" in defs["Options"]["properties"] and "schema" in defs["Source"]["properties"]
+    assert "json" in defs["Options"]["properties"] and "schema" in defs["SourceSpec"]["properties"]
     assert defs["EntityRule"]["additionalProperties"] is False
     assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == schema

@@ -2,7 +2,7 @@
 
 In ROW format the binlog carries DML as row events; a ``QueryEvent`` is transaction control
 (BEGIN / COMMIT / ...), DDL, or DML that a session logged in STATEMENT format (whose rows the
-adapter cannot see). ``classify`` returns a ``Statement`` naming the tables it touches and,
+adapter cannot see). ``classify`` returns a ``DdlStatement`` naming the tables it touches and,
 for ALTER TABLE, the columns it touches (None: possibly all of them).
 
 DDL (TRUNCATE, DROP, ALTER, CREATE) is read by sqlglot's MySQL parser. What sqlglot does not
@@ -39,7 +39,7 @@ Table = tuple[str | None, str]  # (schema or None = the statement's default sche
 
 
 @dataclass
-class Statement:
+class DdlStatement:
     kind: str  # "control" | "xa_rollback" | "dml" | "alter" | "drop" | "rename" | "truncate" | "create" | "drop_database" | "other"
     tables: list[Table] = field(default_factory=list)
     columns: set[str] | None = field(default_factory=set)  # alter: touched columns; None = unknown / all
@@ -51,27 +51,27 @@ def tokens(sql: str) -> list[str]:
     return _TOKEN.findall(_COMMENT.sub(" ", sql))
 
 
-def classify(sql: str) -> Statement:
+def classify(sql: str) -> DdlStatement:
     toks = tokens(sql)
     if not toks:
-        return Statement("other", text=sql)
+        return DdlStatement("other", text=sql)
     upper = [t.upper() for t in toks]
     head = upper[0]
     if head == "XA" and len(upper) > 1 and upper[1] == "ROLLBACK":
-        return Statement("xa_rollback", text=sql)
+        return DdlStatement("xa_rollback", text=sql)
     if head in CONTROL and not (head == "START" and len(upper) > 1 and upper[1] == "SLAVE"):
-        return Statement("control", text=sql)
+        return DdlStatement("control", text=sql)
     if head in DML or (head == "WITH" and any(w in DML for w in upper)):
-        return Statement("dml", words={_unquote(t) for t in toks if _is_name(t)}, text=sql)
+        return DdlStatement("dml", words={_unquote(t) for t in toks if _is_name(t)}, text=sql)
     if head not in ("TRUNCATE", "DROP", "ALTER", "CREATE", "RENAME"):
-        return Statement("other", text=sql)
+        return DdlStatement("other", text=sql)
     st = _parsed(sql)
     return st if st is not None else _fallback(toks, upper, sql)
 
 
 # ---------------------------------------------------------------- sqlglot
 
-def _parsed(sql: str) -> Statement | None:
+def _parsed(sql: str) -> DdlStatement | None:
     """The statement as sqlglot reads it; None when it cannot (then ``_fallback`` decides)."""
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
@@ -82,23 +82,23 @@ def _parsed(sql: str) -> Statement | None:
         return None
     tree = trees[0] if len(trees) == 1 else None
     if isinstance(tree, exp.TruncateTable):
-        return Statement("truncate", tables=[_table(t) for t in tree.expressions], text=sql)
+        return DdlStatement("truncate", tables=[_table(t) for t in tree.expressions], text=sql)
     if isinstance(tree, exp.Drop):
         kind = (tree.args.get("kind") or "").upper()
         targets = _dropped(tree)
         if kind in ("DATABASE", "SCHEMA"):
-            return Statement("drop_database", tables=[(t.name, "*") for t in targets], text=sql)
+            return DdlStatement("drop_database", tables=[(t.name, "*") for t in targets], text=sql)
         if kind == "TABLE":
-            return Statement("drop", tables=[_table(t) for t in targets], text=sql)
-        return Statement("other", text=sql)
+            return DdlStatement("drop", tables=[_table(t) for t in targets], text=sql)
+        return DdlStatement("other", text=sql)
     if isinstance(tree, exp.Create):
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
         if tree.args.get("replace") and (tree.args.get("kind") or "").upper() == "TABLE" and isinstance(target, exp.Table):
-            return Statement("drop", tables=[_table(target)], text=sql)  # CREATE OR REPLACE drops the old table
-        return Statement("create", text=sql)
+            return DdlStatement("drop", tables=[_table(target)], text=sql)  # CREATE OR REPLACE drops the old table
+        return DdlStatement("create", text=sql)
     if isinstance(tree, exp.Alter) and (tree.args.get("kind") or "").upper() == "TABLE":
         cols, renames = _alter_columns(tree)
-        return Statement("rename" if renames else "alter", tables=[_table(tree.this)], columns=cols, text=sql)
+        return DdlStatement("rename" if renames else "alter", tables=[_table(tree.this)], columns=cols, text=sql)
     return None  # exp.Command (sqlglot's "did not understand") and anything unexpected
 
 
@@ -161,7 +161,7 @@ def _alter_columns(tree: exp.Alter) -> tuple[set[str] | None, bool]:
 
 # ---------------------------------------------------------------- fallback
 
-def _fallback(toks: list[str], upper: list[str], sql: str) -> Statement:
+def _fallback(toks: list[str], upper: list[str], sql: str) -> DdlStatement:
     """MySQL/MariaDB forms sqlglot does not read; an ALTER this cannot read either touches 'every column'."""
     head = upper[0]
     if head == "RENAME" and upper[1:2] == ["TABLE"]:
@@ -172,27 +172,27 @@ def _fallback(toks: list[str], upper: list[str], sql: str) -> Statement:
             j = j + 2 if [t.upper() for t in part[j : j + 1]] == ["WAIT"] else _skip(part, j, "NOWAIT")
             if j < len(part) and part[j].upper() == "TO":
                 names.append(_table_at(part, j + 1)[0])
-        return Statement("rename", tables=names, text=sql)
+        return DdlStatement("rename", tables=names, text=sql)
     if head == "CREATE":  # CREATE OR REPLACE [TEMPORARY] TABLE [IF NOT EXISTS] t … drops the old t
         i = _skip(upper, 3, "TEMPORARY")
         if upper[1:3] == ["OR", "REPLACE"] and upper[i : i + 1] == ["TABLE"]:
-            return Statement("drop", tables=[_table_at(toks, _skip(upper, i + 1, "IF", "NOT", "EXISTS"))[0]], text=sql)
-        return Statement("create", text=sql)
+            return DdlStatement("drop", tables=[_table_at(toks, _skip(upper, i + 1, "IF", "NOT", "EXISTS"))[0]], text=sql)
+        return DdlStatement("create", text=sql)
     if head == "TRUNCATE":
-        return Statement("truncate", tables=[_table_at(toks, _skip(upper, 1, "TABLE"))[0]], text=sql)
+        return DdlStatement("truncate", tables=[_table_at(toks, _skip(upper, 1, "TABLE"))[0]], text=sql)
     if head == "DROP":
         i = _skip(upper, 1, "TEMPORARY")
         if upper[i : i + 1] == ["TABLE"]:
             parts = _split_top(toks[_skip(upper, i + 1, "IF", "EXISTS") :])
-            return Statement("drop", tables=[_table_at(p, 0)[0] for p in parts if p[0].upper() not in _DROP_TAIL],
+            return DdlStatement("drop", tables=[_table_at(p, 0)[0] for p in parts if p[0].upper() not in _DROP_TAIL],
                              text=sql)
         if upper[i : i + 1] in (["DATABASE"], ["SCHEMA"]):
             i = _skip(upper, i + 1, "IF", "EXISTS")
-            return Statement("drop_database", tables=[(_unquote(toks[i]), "*")] if i < len(toks) else [], text=sql)
-        return Statement("other", text=sql)
+            return DdlStatement("drop_database", tables=[(_unquote(toks[i]), "*")] if i < len(toks) else [], text=sql)
+        return DdlStatement("other", text=sql)
     i = _skip(upper, 1, "ONLINE", "IGNORE")
     if head != "ALTER" or upper[i : i + 1] != ["TABLE"]:
-        return Statement("other", text=sql)
+        return DdlStatement("other", text=sql)
     k = _skip(upper, i + 1, "IF", "EXISTS")
     table, end = _table_at(toks, k)
     j = end + 2 if upper[end : end + 1] == ["WAIT"] else _skip(upper, end, "NOWAIT")
@@ -203,13 +203,13 @@ def _fallback(toks: list[str], upper: list[str], sql: str) -> Statement:
             return again
     specs = _split_top(toks[j:])
     if any(s[0].upper() == "RENAME" and (len(s) == 1 or s[1].upper() not in ("COLUMN", "INDEX", "KEY")) for s in specs):
-        return Statement("rename", tables=[table], columns=None, text=sql)  # RENAME AS / TO: the table goes
+        return DdlStatement("rename", tables=[table], columns=None, text=sql)  # RENAME AS / TO: the table goes
     lists = [_skip([t.upper() for t in s], 1, "COLUMN", "IF", "NOT", "EXISTS") for s in specs]
     if specs and all(s[0].upper() == "ADD" and s[n:n + 1] == ["("] and s[-1] == ")" for s, n in zip(specs, lists)):
         # ADD [COLUMN] [IF NOT EXISTS] (a INT, b INT)
         cols = {_unquote(c[0]) for s, n in zip(specs, lists) for c in _split_top(s[n + 1 : -1])}
-        return Statement("alter", tables=[table], columns=cols, text=sql)
-    return Statement("alter", tables=[table], columns=None, text=sql)  # CONVERT TO, partitions, …: cannot tell
+        return DdlStatement("alter", tables=[table], columns=cols, text=sql)
+    return DdlStatement("alter", tables=[table], columns=None, text=sql)  # CONVERT TO, partitions, …: cannot tell
 
 
 def _unquote(tok: str) -> str:

@@ -13,14 +13,14 @@ import logging
 
 from kbgraph.change import Change
 from kbgraph.errors import StopAtCheckpoint
-from kbgraph.sources.binlog.ddl import Statement
+from kbgraph.sources.binlog.ddl import DdlStatement
 from kbgraph.sources.binlog.tables import MappedTables
 
 log = logging.getLogger(__name__)
 
 
 def statement_changes(
-    st: Statement, default_schema: str | None, where: str, tables: MappedTables, on_ddl: str, on_truncate: str
+    st: DdlStatement, default_schema: str | None, where: str, tables: MappedTables, on_ddl: str, on_truncate: str
 ) -> tuple[list[Change], list[tuple[str, str]]]:
     """The changes a statement yields, and the mapped (schema, table) pairs whose columns may have changed."""
     if st.kind in ("control", "create", "other"):
