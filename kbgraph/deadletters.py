@@ -81,7 +81,8 @@ class DeadLetter:
         return {c: row.get(c) for c in columns}
 
 
-def _decode(props: dict[str, Any], ident: str) -> DeadLetter:
+def letter_of(props: dict[str, Any], ident: str) -> DeadLetter:
+    """A stored ``:KbDeadLetter`` node (its properties and element id) read back as a ``DeadLetter``."""
     def js(name: str) -> Any:
         raw = props.get(name)
         try:
@@ -128,7 +129,7 @@ def stream(driver: neo4j.Driver, database: str, pipeline: str, *, reason: str | 
              "ORDER BY d.at, id" + (" LIMIT $limit" if limit else ""))
     with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
         for r in session.run(query, pipeline=pipeline, limit=limit, **params):
-            yield _decode(dict(r["props"]), r["id"])
+            yield letter_of(dict(r["props"]), r["id"])
 
 
 def load(driver: neo4j.Driver, database: str, pipeline: str, **filters: Any) -> list[DeadLetter]:

@@ -75,7 +75,8 @@ DRIVER_UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError, T
 TRANSIENT: tuple[type[BaseException], ...] = (Transient, *DRIVER_UNREACHABLE)
 
 
-def _dead_letter_row(change: Change, reason: str) -> dict[str, Any]:
+def dead_letter_row(change: Change, reason: str) -> dict[str, Any]:
+    """The properties of the ``:KbDeadLetter`` node that keeps ``change`` and why it was not applied."""
     return {
         "reason": reason[:4000],
         "table": change.table,
@@ -246,7 +247,7 @@ class GraphWriter:
         for it in items:
             position.update(it.change.position)
             if it.error is not None:
-                dead.append(_dead_letter_row(it.change, str(it.error)))
+                dead.append(dead_letter_row(it.change, str(it.error)))
                 kinds.append(reason_kind(it.error))
             ops.extend(it.ops)  # a rejected row still leaves the graph (ChangeError.ops)
         groups = plan_groups(ops)

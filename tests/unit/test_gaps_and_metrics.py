@@ -218,13 +218,13 @@ def test_kafka_dead_letter_headers_and_reader_offsets():
     from types import SimpleNamespace
 
     from kbgraph.sources.kafka.dlq import dead_letter_headers
-    from kbgraph.sources.kafka.dlq_topic import Decoders, _letter, advance
+    from kbgraph.sources.kafka.dlq_topic import Decoders, advance, letter_of
 
     original = SimpleNamespace(topic="dbz.kb.person", partition=2, offset=41, key=b"k", headers=[("trace", b"1")],
                                value=b'{"schema":"kb","table":"person","op":"insert","after":{"id":7,"name":"x"}}')
     headers = dead_letter_headers(original, "insert on kb.person: bad", "map", "native", None)
     msg = SimpleNamespace(partition=0, offset=5, key=b"k", value=original.value, headers=headers)
-    d = _letter(msg)
+    d = letter_of(msg)
     assert (d.id, d.reason, d.stage, d.fmt, d.row) == ("0@5", "insert on kb.person: bad", "map", "native", None)
     assert d.record.headers == [("trace", b"1")] and d.position == {"topic": "dbz.kb.person", "partition": 2, "offset": 41}
     d.changes = Decoders().changes(d)

@@ -193,7 +193,7 @@ def test_the_drivers_retry_lines_pass_once_a_minute():
 def test_dead_letters_group_by_reason_and_a_replayed_one_keeps_its_origin_position():
     import orjson
 
-    from kbgraph.deadletters import _decode, groups
+    from kbgraph.deadletters import groups, letter_of
 
     def stored(i: int, table: str, reason_tail: str, replayed: bool = False) -> dict:
         position = {"line": i, **({"dl:#1:0": 0} if replayed else {})}
@@ -201,9 +201,9 @@ def test_dead_letters_group_by_reason_and_a_replayed_one_keeps_its_origin_positi
         return {"reason": f"{c.describe()}: {reason_tail}", "table": table, "schema": "kb", "op": "insert",
                 "position": orjson.dumps(position).decode(), "change": orjson.dumps({"after": {"id": i}}).decode()}
 
-    letters = [_decode(stored(1, "entity", "no column 'x'"), "a"), _decode(stored(2, "alias", "no column 'x'"), "b"),
-               _decode(stored(3, "entity", "label 'Planet' not allowed", replayed=True), "c"),
-               _decode(stored(4, "entity", "no column 'x'"), "d")]
+    letters = [letter_of(stored(1, "entity", "no column 'x'"), "a"), letter_of(stored(2, "alias", "no column 'x'"), "b"),
+               letter_of(stored(3, "entity", "label 'Planet' not allowed", replayed=True), "c"),
+               letter_of(stored(4, "entity", "no column 'x'"), "d")]
     assert letters[2].position == {"line": 3} and letters[2].after == {"id": 3}
     gs = groups(iter(letters))
     assert [(g.count, g.first.id, g.last.id) for g in gs] == [(2, "a", "d"), (1, "b", "b"), (1, "c", "c")]

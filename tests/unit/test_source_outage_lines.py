@@ -108,7 +108,7 @@ def test_an_integer_beyond_64_bits_is_read_exactly_and_refused_not_rounded(tmp_p
     from kbgraph.change import Change
     from kbgraph.errors import ChangeError
     from kbgraph.mapping import compile_mappings
-    from kbgraph.sink.writer import _dead_letter_row
+    from kbgraph.sink.writer import dead_letter_row
     from kbgraph.sources.jsonl import parse_line
 
     huge = 2**70 + 1
@@ -122,7 +122,7 @@ def test_an_integer_beyond_64_bits_is_read_exactly_and_refused_not_rounded(tmp_p
     with pytest.raises(ChangeError, match="outside the graph's 64-bit integer range"):
         mapping.translate(change)
     assert mapping.translate(Change("t", "insert", None, {"id": 1, "n": 2**63 - 1}))[0].row["p"] == {"n": 2**63 - 1}
-    assert str(huge) in _dead_letter_row(change, "why")["change"]  # the dead letter keeps it exactly
+    assert str(huge) in dead_letter_row(change, "why")["change"]  # the dead letter keeps it exactly
 
 
 def test_a_kafka_request_that_meets_the_outage_is_waited_out_not_a_failure():

@@ -50,6 +50,21 @@ def test_no_test_module_imports_another_test_module():
     assert not bad, f"modules importing test modules (move what they share into tests/support/): {bad}"
 
 
+def private_imports(source: str) -> list[str]:
+    """``module.name`` for every underscored name ``source`` imports from kbgraph."""
+    return [f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "kbgraph"
+            for alias in node.names if alias.name.startswith("_")]
+
+
+def test_tests_use_kbgraph_by_its_public_names():
+    assert private_imports("from kbgraph.sink.writer import _row, TRANSIENT\nfrom os import _exit") == ["kbgraph.sink.writer._row"]
+    root = TESTS.parent
+    modules = [p for d in ("tests", "bench") for p in (root / d).rglob("*.py") if "fixtures" not in p.parts]
+    bad = {str(p.relative_to(root)): found for p in modules if (found := private_imports(p.read_text(encoding="utf-8")))}
+    assert not bad, f"tests importing kbgraph's private names (test through the public API, or make it public): {bad}"
+
+
 def test_every_test_module_has_its_own_name():
     """tests/unit and tests/integration are not packages: pytest imports a test module by its file name,
     so two ``test_x.py`` in different folders make the second fail to collect."""

@@ -76,7 +76,8 @@ def reader_group(topic: str) -> str:
     return f"{topic}.reader"
 
 
-def _letter(msg: Any) -> KafkaLetter:
+def letter_of(msg: Any) -> KafkaLetter:
+    """A record of the dead-letter topic read back: its original record, headers and reason."""
     own = {k[len(PREFIX):]: (v or b"").decode("utf-8", "replace") for k, v in (msg.headers or []) if k.startswith(PREFIX)}
     original = [(k, v) for k, v in (msg.headers or []) if not k.startswith(PREFIX)]
     rec = Message(own.get("topic", "?"), _int(own.get("partition")), _int(own.get("offset")), msg.key, msg.value, original)
@@ -145,7 +146,7 @@ def read(bootstrap: str, topic: str, *, mapping: Any = None, options: dict[str, 
             for tp, msgs in consumer.poll(timeout_ms=500).items():
                 for msg in msgs:
                     if msg.offset < ends[tp]:
-                        letter = _letter(msg)
+                        letter = letter_of(msg)
                         try:
                             letter.changes = decoders.changes(letter)
                         except Exception:  # noqa: BLE001 - a record that does not decode is listed all the same
