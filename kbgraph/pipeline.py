@@ -76,7 +76,9 @@ class RunStats:
         return None if self.last_ts_ms is None else max(0, int(time.time() * 1000) - self.last_ts_ms)
 
 
-class _Context:
+class PipelineContext:
+    """The ``SourceContext`` a pipeline hands its source: stop, flush, checkpoint, source outages."""
+
     def __init__(self, pipeline: Pipeline) -> None:
         self.stopping = pipeline._stopping
         self._pipeline = pipeline
@@ -159,7 +161,7 @@ class Pipeline:
     def _read(self, source: Source, start: dict[str, Any]) -> None:
         translate = self.mapping.translate
         try:
-            for change in source.changes(start, _Context(self)):
+            for change in source.changes(start, PipelineContext(self)):
                 try:
                     item = Item(change, translate(change))
                 except ChangeError as e:

@@ -209,13 +209,13 @@ def test_a_base_source_states_nothing_it_does_not_do() -> None:
 
 def test_graph_and_source_outages_are_two_fields_and_the_graphs_is_shown_first() -> None:
     from kbgraph.outage import Outage
-    from kbgraph.pipeline import Pipeline, RunStats, _Context
+    from kbgraph.pipeline import Pipeline, RunStats, PipelineContext
     from kbgraph.sink.writer import Counts
 
     shown: list[str | None] = []
     p = Pipeline(None, None, name="p", progress=lambda s: shown.append(s.outage and s.outage.what))  # type: ignore[arg-type]
     p._stats = stats = RunStats(Counts(), {}, 0.0)
-    ctx = _Context(p)
+    ctx = PipelineContext(p)
     graph, kafka = Outage("the graph", 0, 0), Outage("Kafka at k:9092", 0, 0)
     ctx.source_outage(kafka)
     assert stats.outage is kafka and shown == ["Kafka at k:9092"]
