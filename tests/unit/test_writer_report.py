@@ -209,7 +209,7 @@ def test_a_base_source_states_nothing_it_does_not_do() -> None:
 
 def test_graph_and_source_outages_are_two_fields_and_the_graphs_is_shown_first() -> None:
     from kbgraph.outage import Outage
-    from kbgraph.pipeline import Pipeline, RunStats, PipelineContext
+    from kbgraph.pipeline import Pipeline, PipelineContext, RunStats
     from kbgraph.sink.writer import Counts
 
     shown: list[str | None] = []
