@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 TableId = tuple[str | None, str]
 
 
-Rule = EntityCompiled | RelationCompiled | PropertyCompiled
+# "rule" in a mapping file is its model (``EntityRule``, ... in ``model.py``); compiled, it is one of these
+CompiledRule = EntityCompiled | RelationCompiled | PropertyCompiled
 
 
-def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
+def translate_rules(rules: Sequence[CompiledRule], change: Change) -> list[GraphOp]:
     """The graph operations of one change over the rules of its table, in application order.
 
     Raises ChangeError when the after image does not map; its ``ops`` then treat the row as not in
@@ -49,7 +50,7 @@ def translate_rules(rules: Sequence[Rule], change: Change) -> list[GraphOp]:
     return ops
 
 
-def bind_rekey(entity: EntityCompiled, rules: Sequence[Rule]) -> None:
+def bind_rekey(entity: EntityCompiled, rules: Sequence[CompiledRule]) -> None:
     """What a re-key of ``entity``'s nodes must also do, from every rule that can touch them.
 
     1. A stub that holds the new key is merged in: its relationships move, one statement per
@@ -110,7 +111,7 @@ def bind_rekey(entity: EntityCompiled, rules: Sequence[Rule]) -> None:
 class CompiledMapping:
     def __init__(self, files: Iterable[LoadedFile]) -> None:
         self.files = list(files)
-        self._rules: dict[TableId, list[Rule]] = {}
+        self._rules: dict[TableId, list[CompiledRule]] = {}
         entity_by_label: dict[str, EntityCompiled] = {}
         entity_by_table: dict[TableId, EntityCompiled] = {}
         for f in self.files:
@@ -139,22 +140,22 @@ class CompiledMapping:
                 owner = entity_by_label.get(prop.owner.label)
                 reserved = set(prop.owner.key) | (set(owner.key_props) | set(owner.props.names) if owner else set())
                 self._add(schema, PropertyCompiled(prop, m.options, prop.name_ or prop.table, key_cols, reserved))
-        self._lookup: dict[TableId, list[Rule]] = {}
+        self._lookup: dict[TableId, list[CompiledRule]] = {}
         for e in self.rules():
             if isinstance(e, EntityCompiled):
                 bind_rekey(e, self.rules())
 
-    def _add(self, schema: str | None, rule: Rule) -> None:
+    def _add(self, schema: str | None, rule: CompiledRule) -> None:
         self._rules.setdefault((schema, rule.table), []).append(rule)
 
     # -- what the sources need -------------------------------------------------------------
     def tables(self) -> set[TableId]:
         return set(self._rules)
 
-    def rules(self) -> list[Rule]:
+    def rules(self) -> list[CompiledRule]:
         return [r for rules in self._rules.values() for r in rules]
 
-    def rules_for(self, schema: str | None, table: str) -> list[Rule]:
+    def rules_for(self, schema: str | None, table: str) -> list[CompiledRule]:
         tid = (schema, table)
         found = self._lookup.get(tid)
         if found is None:
