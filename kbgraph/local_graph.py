@@ -66,7 +66,8 @@ def _write_state(data: Path, state: dict[str, Any]) -> None:
 
 def _read_state(data: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(_state_path(data).read_text(encoding="utf-8"))
+        state: dict[str, Any] = json.loads(_state_path(data).read_text(encoding="utf-8"))
+        return state
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:

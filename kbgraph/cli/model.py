@@ -9,16 +9,16 @@ import typer
 from kbgraph import graph_model
 from kbgraph.cli.app import ConfigOpt, MappingsOpt, app, console, settings
 from kbgraph.errors import KbgraphError
-from kbgraph.mapping.loader import load_mapping_files
+from kbgraph.mapping.loader import LoadedFile, load_mapping_files
 
 
-def _svg(files: list) -> str:
+def _svg(files: list[LoadedFile]) -> str:
     from kbgraph.model_svg import svg
 
     return svg(graph_model.build(files), "graph model of the mappings")
 
 
-def _browser(files: list) -> str:
+def _browser(files: list[LoadedFile]) -> str:
     from kbgraph.browser_guide import browser_text
 
     return browser_text(files)

@@ -42,7 +42,7 @@ def unscaled_bytes(v: Decimal, scale: int) -> bytes:
             raise ChangeError(f"DECIMAL value {v} has more than {scale} fraction digits")
     if sign:
         n = -n
-    return n.to_bytes((n if n >= 0 else ~n).bit_length() // 8 + 1, "big", signed=True)
+    return int(n).to_bytes((n if n >= 0 else ~n).bit_length() // 8 + 1, "big", signed=True)
 
 
 def exact_decimal(unscaled: int, scale: int) -> Decimal:

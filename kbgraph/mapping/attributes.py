@@ -104,7 +104,7 @@ class PropertyCompiled:
         if new is not None and new.props:
             self._emit(new.owner, new.props, out)
 
-    def _emit(self, owner: tuple, p: Props, out: Buckets) -> None:
+    def _emit(self, owner: tuple[Any, ...], p: Props, out: Buckets) -> None:
         if any(v is not None for v in p.values()):
             ref = NodeTouch("m", self.owner_label, owner)  # MERGEs the owner: commutes with entity upserts
             out[UPSERT].append(GraphOp(self.set, {"k": list(owner), "p": p}, (ref,), ref))

@@ -194,7 +194,7 @@ class Chooser:
                     f"{self.what} ({', '.join(self.allow)})", kind="allow_list"
                 )
             return v2
-        return v
+        return str(v)  # in the allow-list: one of its texts
 
 
 def where_of(text: str | None) -> Callable[[Row], bool]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kbgraph.change import Change
 from kbgraph.errors import ChangeError, MappingError
@@ -185,7 +185,7 @@ class CompiledMapping:
 
     # -- schema --------------------------------------------------------------------------------
     def constraints(self) -> list[Constraint]:
-        seen: dict[tuple, Constraint] = {}
+        seen: dict[tuple[Any, ...], Constraint] = {}
 
         def add(c: Constraint) -> None:
             seen.setdefault((c.kind, c.label), c)

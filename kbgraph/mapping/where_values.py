@@ -118,7 +118,7 @@ def _truth(v: Any, text: str) -> Tri:
     if isinstance(v, bool):
         return v
     try:
-        return _num(v) != 0
+        return bool(_num(v) != 0)
     except TypeError:
         raise WhereEvalError(f"where {text!r}: {_short(v)} ({type(v).__name__}) is not a truth value") from None
 

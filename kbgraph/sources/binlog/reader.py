@@ -72,7 +72,7 @@ class _Lost(Exception):
         self.error = error
 
 
-class _StreamConnection(pymysql.connections.Connection):
+class _StreamConnection(pymysql.connections.Connection):  # type: ignore[misc]  # PyMySQL ships no types
     """The library's connections: a lost connection reaches ``BinlogSource.changes`` instead of the
     library's own reconnect (``pymysqlreplication`` retries any ``OperationalError`` whose code is
     in its module-wide ``MYSQL_EXPECTED_ERROR_CODES``; this keeps that list untouched for others)."""

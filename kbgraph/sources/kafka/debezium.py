@@ -90,7 +90,7 @@ class DebeziumDecoder:
                     except (orjson.JSONDecodeError, ValueError):
                         pass  # not the plain two-key envelope after all: parse it whole below
                     else:
-                        return self._payload(payload, converters, True)  # type: ignore[arg-type]
+                        return self._payload(payload, converters, True)
         try:
             doc = orjson.loads(value)
         except orjson.JSONDecodeError as e:

@@ -67,7 +67,7 @@ def _record(source: Rebalanced, fn: Callable[[list[Any]], None], partitions: Any
 def _sync_listener() -> type:
     from kafka import ConsumerRebalanceListener
 
-    class Listener(ConsumerRebalanceListener):
+    class Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no types
         def __init__(self, source: Rebalanced) -> None:
             self.source = source
 
@@ -84,7 +84,7 @@ def _sync_listener() -> type:
 
 
 def _async_listener(base: type) -> type:
-    class Listener(base):  # type: ignore[misc, valid-type]
+    class Listener(base):  # type: ignore[misc]  # kafka-python ships no types: its classes are Any
         def __init__(self, source: Rebalanced, sleep: Callable[[float], Awaitable[Any]]) -> None:
             self.source = source
             self.sleep = sleep
