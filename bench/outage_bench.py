@@ -29,11 +29,11 @@ from kbgraph.graph.schema import apply_schema
 from kbgraph.mapping import compile_mappings
 from kbgraph.outage import OncePer
 from kbgraph.pipeline import Pipeline, RunStats
+from kbgraph.processes import free_port
 from kbgraph.sink.target import GraphTarget
 from kbgraph.sources.memory import ListSource, rows_as_inserts
 from kbgraph.verify import dump_graph
 from tests.support.change_workload import Workload
-from tests.support.processes import free_port
 
 
 def main() -> None:

@@ -20,12 +20,10 @@ from the main thread, on Linux) killed by the kernel if this Python process dies
 from __future__ import annotations
 
 import atexit
-import ctypes
 import importlib.util
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +34,7 @@ from types import TracebackType
 from typing import IO
 
 from kbgraph.errors import KbgraphError
+from kbgraph.processes import die_with_parent, free_port, on_linux_main_thread
 
 __all__ = ["EmbeddedGraph", "embedded_available"]
 
@@ -68,12 +67,6 @@ def embedded_available() -> bool:
     return pkg is not None and _java(pkg).is_file() and (pkg / "jars").is_dir()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _argfile_quote(value: str) -> str:
     """Quote one argument for a Java ``@argfile`` (double quotes; backslash escapes inside)."""
     escaped = (
@@ -87,15 +80,6 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    """Ask the kernel to SIGKILL the child when the thread that started it dies (Linux only)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class EmbeddedGraph:
@@ -164,8 +148,8 @@ class EmbeddedGraph:
             deadline = time.monotonic() + timeout
             attempts = _PORT_ATTEMPTS if self._auto_ports else 1
             for attempt in range(1, attempts + 1):
-                self.bolt_port = self._fixed_bolt or _free_port()
-                self.http_port = self._fixed_http or _free_port()
+                self.bolt_port = self._fixed_bolt or free_port()
+                self.http_port = self._fixed_http or free_port()
                 self._spawn(pkg)
                 try:
                     self._wait_ready(deadline)
@@ -260,7 +244,6 @@ class EmbeddedGraph:
         self._log_start = self._log.tell()
         self._log.write(f"--- kbgraph: starting ArcadeDB, bolt port {self.bolt_port} ---\n".encode())
         self._log.flush()
-        on_linux_main = sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
         self._proc = subprocess.Popen(
             self._command(pkg),
             cwd=self.data_dir,
@@ -268,7 +251,7 @@ class EmbeddedGraph:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: stop() signals the JVM and any children
-            preexec_fn=_die_with_parent if on_linux_main else None,  # noqa: PLW1509
+            preexec_fn=die_with_parent if on_linux_main_thread() else None,  # noqa: PLW1509
         )
         atexit.register(self._atexit)
 

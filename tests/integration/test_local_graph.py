@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from kbgraph.cli.app import app
 from kbgraph.embedded import embedded_available
 from kbgraph.errors import KbgraphError
-from tests.support.processes import free_port
+from kbgraph.processes import free_port
 
 pytestmark = [
     pytest.mark.integration,

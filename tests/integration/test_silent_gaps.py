@@ -16,6 +16,7 @@ import pytest
 from kbgraph.errors import SourceError
 from kbgraph.graph.schema import apply_schema
 from kbgraph.pipeline import Pipeline
+from kbgraph.processes import free_port
 from kbgraph.sources.binlog.reader import BinlogSource
 from kbgraph.sources.binlog.tables import MappedTables
 from kbgraph.sources.snapshot import SnapshotSource
@@ -27,7 +28,6 @@ from tests.support.binlog import (
     target_of,
 )
 from tests.support.cli import KBGRAPH, cli_env
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -151,7 +151,7 @@ def test_sync_waits_for_a_restarted_mariadb_and_carries_on(own_mariadb, graph, g
 
 @pytest.fixture
 def cut_broker(tmp_path_factory):
-    from tests.support.processes import free_port
+    from kbgraph.processes import free_port
     from tests.support.tansu import Tansu
     from tests.support.tcp_cut import TcpCut
 

@@ -3,7 +3,8 @@
 
 Servers:    ``graph`` (Neo4j from the environment or the ArcadeDB stand-in; ``target_of``), ``mysql``
             (URL, connection, binlog settings), ``tansu`` (the stand-in Kafka), ``own_mariadb`` and
-            ``outage`` (servers a test may stop), ``tcp_cut`` (a relay to cut), ``processes`` (ports, child ends).
+            ``outage`` (servers a test may stop), ``tcp_cut`` (a relay to cut); ports and child
+            ends come from ``kbgraph.processes``.
 Sources:    ``binlog`` (SQL, positions, binlog source, snapshot / sync into the graph), ``kafka`` (a workload
             on mappings/kb.yaml, its records per format, topics, runs until the ends), ``dbz_fixture``
             (the recorded Debezium output and a field-by-field comparison).

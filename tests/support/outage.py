@@ -19,8 +19,8 @@ import neo4j
 import pytest
 
 from kbgraph.embedded import EmbeddedGraph
+from kbgraph.processes import free_port
 from tests.support.graph import ENV_URI, graph_is_stand_in
-from tests.support.processes import free_port
 
 
 class RestartableGraph:

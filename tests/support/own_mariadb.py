@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pymysql
 
+from kbgraph.processes import die_with_parent, free_port, on_linux_main_thread
 from tests.support.mysql import ENV_URL, mysql_connect
-from tests.support.processes import die_with_parent, free_port, on_linux_main_thread
 
 
 def skip_reason() -> str | None:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from tests.support.processes import die_with_parent, free_port, on_linux_main_thread
+from kbgraph.processes import die_with_parent, free_port, on_linux_main_thread
 
 
 def tansu_binary() -> Path:

@@ -1,8 +1,5 @@
-"""Servers the tests start as child processes: a free port for them, and their end with the test run.
-
-kbgraph's embedded graph server has the same two helpers privately; the tests keep their own rather
-than import kbgraph's private names.
-"""
+"""Servers started as child processes (the embedded graph server; the tests' broker and MariaDB): a free
+port for them, and their end with the process that started them."""
 
 from __future__ import annotations
 
