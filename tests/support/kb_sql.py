@@ -7,7 +7,6 @@ from typing import Any
 
 from kbgraph.mapping import compile_mappings
 from tests.support.binlog import sql
-from tests.support.mysql import mysql_connect
 
 KB_DDL = [
     """CREATE TABLE entity (id INT PRIMARY KEY, type VARCHAR(20), name VARCHAR(100), born_on DATE, meta JSON,
@@ -63,13 +62,7 @@ properties:
 
 def kb_setup(url: str, db: str, tmp_path: Path) -> Any:
     """Create the tables in ``db``; write their mapping to ``tmp_path/mapping.yaml`` and compile it."""
-    conn = mysql_connect(url, db)
-    try:
-        with conn.cursor() as cur:
-            for statement in KB_DDL:
-                cur.execute(statement)
-    finally:
-        conn.close()
+    sql(url, *KB_DDL, db=db)
     path = Path(tmp_path) / "mapping.yaml"
     path.write_text(KB_MAPPING.format(db=db), encoding="utf-8")
     return compile_mappings([path])
