@@ -299,10 +299,11 @@ class Publisher:
 
 
 if TYPE_CHECKING:  # what build_publisher reads
+    from kbgraph.mapping.rules import CompiledMapping
     from kbgraph.settings import PublishSettings
 
 
-def build_publisher(settings: PublishSettings, mapping: Any, *, state_path: Path | None = None, start: str = "current",
+def build_publisher(settings: PublishSettings, mapping: CompiledMapping, *, state_path: Path | None = None, start: str = "current",
                     partitions: int = 1, server_id: int | None = None, topic: str | None = None,
                     schemas: bool = True) -> Publisher:
     """A Publisher over the binlog source, from settings (used by the CLI and the tests)."""
@@ -341,7 +342,7 @@ def build_publisher(settings: PublishSettings, mapping: Any, *, state_path: Path
     except KafkaError as e:
         raise SourceError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(e).__name__}: {e})") from None
     path = state_path or settings.publish_state or Path(f"kbgraph-publish.{settings.pipeline}.json")
-    files = getattr(mapping, "files", None)
+    files = mapping.files
     dbz = ConnectorSettings.of(files[0].model.source.debezium) if files else None  # what the consumers expect
     return Publisher(source, producer, TableDescriber(conn.connect), StateFile(path), prefix=settings.kafka_topic_prefix,
                      topic=topic, partitions=partitions, admin=admin, settings=dbz, schemas=schemas)

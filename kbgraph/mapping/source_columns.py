@@ -22,6 +22,7 @@ from kbgraph.mapping.where import compile_where
 
 if TYPE_CHECKING:
     from kbgraph.mapping.loader import LoadedFile
+    from kbgraph.mapping.rules import CompiledMapping
 
 TableId = tuple[str | None, str]
 _SHOWN = 12  # columns listed in a message before "…"
@@ -170,12 +171,12 @@ class FirstImages:
         self._seen[key] = (count, names)
 
 
-def first_images(mapping: Any, n: int = 100) -> FirstImages | None:
+def first_images(mapping: CompiledMapping, n: int = 100) -> FirstImages | None:
     check = column_check(mapping)
     return FirstImages(check, n) if check is not None else None
 
 
-def column_check(mapping: Any) -> ColumnCheck | None:
-    """The check for a compiled ``CompiledMapping`` (None for one built without files)."""
-    files = getattr(mapping, "files", None)
+def column_check(mapping: CompiledMapping) -> ColumnCheck | None:
+    """The check for a compiled mapping (None for one built without files)."""
+    files = mapping.files
     return ColumnCheck(files) if files else None

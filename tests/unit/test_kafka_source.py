@@ -16,6 +16,10 @@ TP = namedtuple("TP", "topic partition")
 
 
 class Mapped:
+    """What the Kafka source reads of a compiled mapping: its rules per table, and its files (none here)."""
+
+    files: list = []  # noqa: RUF012
+
     def rules_for(self, schema, table):
         return ["rule"] if table != "audit_log" else []
 

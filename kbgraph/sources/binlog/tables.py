@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kbgraph.mapping.rules import CompiledMapping
 
 
 class MappedTables:
@@ -25,7 +28,7 @@ class MappedTables:
         self._cache: dict[tuple[str, str], bool] = {}
 
     @classmethod
-    def from_mapping(cls, mapping: Any) -> MappedTables:
+    def from_mapping(cls, mapping: CompiledMapping) -> MappedTables:
         from kbgraph.mapping.source_columns import column_check
 
         return cls(mapping.tables(), mapping.columns, column_check(mapping))

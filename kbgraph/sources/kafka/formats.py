@@ -9,7 +9,7 @@ split inside it resumes at the right row.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -23,6 +23,9 @@ from kbgraph.sources.kafka.message import (
     DecodeError,
     Message,
 )
+
+if TYPE_CHECKING:
+    from kbgraph.mapping.rules import CompiledMapping
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +91,11 @@ def parse_topics(entries: list[str], default: str) -> dict[str, str]:
 class Router:
     """Decodes records of many topics: a decoder per topic, chosen by name or detected once."""
 
-    def __init__(self, formats: dict[str, str], default: str = "auto", mapped: Any = None) -> None:
+    def __init__(self, formats: dict[str, str], default: str = "auto", mapped: CompiledMapping | None = None) -> None:
         self._formats = dict(formats)
         self._default = default
         # the mapped tables' column types, for Debezium records (payload-only ones above all)
-        self._types = PayloadTypes.from_files(mapped.files) if getattr(mapped, "files", None) else None
+        self._types = PayloadTypes.from_files(mapped.files) if mapped is not None and mapped.files else None
         self._decoders: dict[str, Decoder] = {}
 
     def format_of(self, topic: str) -> str | None:
