@@ -172,11 +172,13 @@ def stop(data: Path, timeout: float = 30) -> bool:
         os.kill(pid, signal.SIGTERM)
     except PermissionError:
         raise KbgraphError(f"the graph server in {data} (pid {pid}) belongs to another user; stop it as that user") from None
-    deadline = time.monotonic() + timeout
+    deadline, killed = time.monotonic() + timeout, False
     while _alive(pid):
-        if time.monotonic() > deadline:
+        if not killed and time.monotonic() > deadline:
             os.killpg(pid, signal.SIGKILL)  # the keeper leads its own group: the server goes too
-            break
+            killed, deadline = True, time.monotonic() + 10  # "stopped" only once it is gone
+        elif killed and time.monotonic() > deadline:
+            raise KbgraphError(f"the graph server in {data} (pid {pid}) did not end after SIGKILL")
         time.sleep(0.2)
     _state_path(data).unlink(missing_ok=True)
     return True
