@@ -8,9 +8,7 @@ import typer
 from rich.console import Console
 
 from kbgraph.errors import KbgraphError
-from kbgraph.settings import GraphSettings, Settings, load_settings
-from kbgraph.sink.target import GraphTarget
-from kbgraph.sink.target import from_settings as target_from_settings
+from kbgraph.settings import Settings, load_settings
 
 app = typer.Typer(
     name="kbgraph",
@@ -40,5 +38,3 @@ def settings(config: Path | None = None, **flags: object) -> Settings:
         raise KbgraphError(f"bad setting: {e}") from None
 
 
-def target_of(s: GraphSettings) -> GraphTarget:
-    return target_from_settings(s)

@@ -12,7 +12,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from kbgraph.checkpoint import read_checkpoint_info
-from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, schema_app, settings, target_of
+from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, schema_app, settings
 from kbgraph.cli.progress import ProgressReporter, line
 from kbgraph.cli.run import Hook, build_pipeline, run_until_signal
 from kbgraph.errors import ChangeError, KbgraphError
@@ -25,6 +25,7 @@ from kbgraph.mapping.compiled import EntityCompiled, RelationCompiled
 from kbgraph.mapping.rules import CompiledMapping
 from kbgraph.pipeline import RunStats
 from kbgraph.settings import Settings
+from kbgraph.sink.target import from_settings as target_of
 from kbgraph.sources import StandaloneContext
 from kbgraph.sources.registry import SOURCES, build_source
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kbgraph.cli.app import app, console, settings, target_of
+from kbgraph.cli.app import app, console, settings
 from kbgraph.cli.core import run_pipeline
 from kbgraph.errors import KbgraphError
 from kbgraph.graph import schema as graph_schema
 from kbgraph.mapping import compile_mappings
+from kbgraph.sink.target import from_settings as target_of
 
 _EXAMPLE = "kb-changes.jsonl"
 

@@ -9,10 +9,11 @@ import typer
 
 from kbgraph import deadletters as dl
 from kbgraph.cli import dlq_kafka
-from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings, target_of
+from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings
 from kbgraph.errors import KbgraphError
 from kbgraph.mapping import compile_mappings
 from kbgraph.mapping.rules import CompiledMapping
+from kbgraph.sink.target import from_settings as target_of
 
 dlq_app = typer.Typer(help="Dead letters of a pipeline: list, show, replay, purge.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")

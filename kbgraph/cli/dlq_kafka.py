@@ -9,9 +9,10 @@ from typing import Any
 import orjson
 import typer
 
-from kbgraph.cli.app import console, err, target_of
+from kbgraph.cli.app import console, err
 from kbgraph.errors import KbgraphError
 from kbgraph.settings import Settings
+from kbgraph.sink.target import from_settings as target_of
 from kbgraph.sources.kafka import dlq_topic as kt
 
 

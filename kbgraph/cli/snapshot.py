@@ -8,11 +8,12 @@ from typing import Any
 import typer
 
 from kbgraph.checkpoint import read_checkpoint
-from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, settings, target_of
+from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, settings
 from kbgraph.cli.run import build_pipeline, run_until_signal
 from kbgraph.errors import KbgraphError
 from kbgraph.mapping import compile_mappings
 from kbgraph.outage import StoppedWaiting
+from kbgraph.sink.target import from_settings as target_of
 from kbgraph.sources.binlog.position import Position
 from kbgraph.sources.binlog.server import ConnInfo
 from kbgraph.sources.binlog.tables import MappedTables

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings, target_of
+from kbgraph.cli.app import ConfigOpt, MappingsOpt, PipelineOpt, app, console, err, settings
 from kbgraph.mapping import compile_mappings
+from kbgraph.sink.target import from_settings as target_of
 from kbgraph.verify.source_rows import current_rows
 from kbgraph.verify.verifier import Verifier, VerifyOptions
 

@@ -47,7 +47,7 @@ class Counts:
     dead_letters: int = 0
     transactions: int = 0
     graph: dict[str, int] = field(default_factory=dict)  # nodes_created, relationships_deleted, ...
-    dead_by_kind: dict[str, int] = field(default_factory=dict)  # reason_kind -> dead letters
+    dead_by_kind: dict[str, int] = field(default_factory=dict)  # ChangeError.kind -> dead letters
 
     def add_summary(self, counters: Any) -> None:
         for name in ("nodes_created", "nodes_deleted", "relationships_created", "relationships_deleted",
@@ -55,13 +55,6 @@ class Counts:
             v = getattr(counters, name, 0)
             if v:
                 self.graph[name] = self.graph.get(name, 0) + v
-
-
-def reason_kind(error: ChangeError) -> str:
-    """``graph``, ``conversion``, ``allow_list``, ``null_key``, ``key_value``, ``attribute``, ``schema``
-    or ``other`` (``kbgraph.errors.CHANGE_KINDS``): what a dead letter is about, for counting (never
-    the free text). The kind is set where the error is raised."""
-    return error.kind
 
 
 class GraphUnavailable(Transient, KbgraphError):
@@ -207,7 +200,7 @@ class GraphWriter:
         for it in items:
             if it.error is not None:
                 c.dead_letters += 1
-                kind = reason_kind(it.error)
+                kind = it.error.kind
                 c.dead_by_kind[kind] = c.dead_by_kind.get(kind, 0) + 1
         c.transactions += 1
         self.position.update(batch)
@@ -248,7 +241,7 @@ class GraphWriter:
             position.update(it.change.position)
             if it.error is not None:
                 dead.append(dead_letter_row(it.change, str(it.error)))
-                kinds.append(reason_kind(it.error))
+                kinds.append(it.error.kind)
             ops.extend(it.ops)  # a rejected row still leaves the graph (ChangeError.ops)
         groups = plan_groups(ops)
         params = {"pipeline": self.pipeline, "position": encode_position(position), "count": len(items)}
